@@ -1,0 +1,81 @@
+use thiserror::Error;
+
+/// Everything that can be wrong with the input to a `core-linalg` routine.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum LinalgError {
+    /// An input that must hold at least one element was empty.
+    #[error("{what} is empty")]
+    Empty {
+        /// What was empty.
+        what: &'static str,
+    },
+    /// A NaN or infinite value where only finite values make sense.
+    #[error("{what} has a non-finite value {value} at index {index}")]
+    NonFinite {
+        /// What held the value.
+        what: &'static str,
+        /// Flat index of the value.
+        index: usize,
+        /// The offending value.
+        value: f64,
+    },
+    /// A negative entry in something that must be a probability.
+    #[error("{what} has a negative entry {value} at ({row}, {col})")]
+    Negative {
+        /// What held the value.
+        what: &'static str,
+        /// Row of the entry.
+        row: usize,
+        /// Column of the entry.
+        col: usize,
+        /// The offending value.
+        value: f64,
+    },
+    /// A column, row or vector that must sum to one does not.
+    #[error("{what} {index} sums to {sum}, expected 1 ± {tol}")]
+    BadSum {
+        /// "column", "row" or "vector".
+        what: &'static str,
+        /// Which column or row (0 for a vector).
+        index: usize,
+        /// The measured sum.
+        sum: f64,
+        /// The tolerance used.
+        tol: f64,
+    },
+    /// Shapes that must agree do not.
+    #[error("shape mismatch: {what}: expected {expected}, got {got}")]
+    Shape {
+        /// What was compared.
+        what: &'static str,
+        /// The expected shape, in words.
+        expected: String,
+        /// The shape received, in words.
+        got: String,
+    },
+    /// A parameter outside its valid range.
+    #[error("invalid parameter {name} = {value}: {reason}")]
+    Parameter {
+        /// Parameter name.
+        name: &'static str,
+        /// Its value.
+        value: f64,
+        /// Why it is invalid.
+        reason: &'static str,
+    },
+}
+
+/// Fails with [`LinalgError::Empty`] or [`LinalgError::NonFinite`] unless every value is finite.
+pub(crate) fn check_finite(what: &'static str, xs: &[f64]) -> Result<(), LinalgError> {
+    if xs.is_empty() {
+        return Err(LinalgError::Empty { what });
+    }
+    match xs.iter().position(|x| !x.is_finite()) {
+        Some(index) => Err(LinalgError::NonFinite {
+            what,
+            index,
+            value: xs[index],
+        }),
+        None => Ok(()),
+    }
+}

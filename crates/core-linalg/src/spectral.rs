@@ -1,0 +1,252 @@
+use crate::rng::{standard_normal_vector, Rng};
+use crate::LinalgError;
+use nalgebra::DVector;
+use rand::RngExt;
+
+/// Settings of [`power_iteration`]. Defaults: 1000 iterations, relative tolerance `1e-12`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PowerIterationParams {
+    /// Maximum number of operator applications.
+    pub max_iter: usize,
+    /// Stop when the Rayleigh quotient changes by less than `tol · max(1, |λ|)`.
+    pub tol: f64,
+}
+
+impl Default for PowerIterationParams {
+    fn default() -> Self {
+        Self {
+            max_iter: 1000,
+            tol: 1e-12,
+        }
+    }
+}
+
+/// The result of [`power_iteration`].
+#[derive(Debug, Clone)]
+pub struct PowerIterationResult {
+    /// The eigenvalue of largest magnitude (Rayleigh quotient at the last iterate).
+    pub eigenvalue: f64,
+    /// A unit eigenvector estimate.
+    pub eigenvector: DVector<f64>,
+    /// Operator applications used.
+    pub iterations: usize,
+    /// Whether the tolerance was met before `max_iter`.
+    pub converged: bool,
+}
+
+/// Power iteration for the eigenvalue of largest magnitude of a symmetric linear operator
+/// `x ↦ op(x)` on `R^dim` (a matrix, or a Hessian-vector product).
+///
+/// Starts from a Gaussian vector drawn from `rng`. For a non-symmetric operator the Rayleigh
+/// quotient still converges when the top eigenvalue is real and simple.
+pub fn power_iteration<F>(
+    mut op: F,
+    dim: usize,
+    params: &PowerIterationParams,
+    rng: &mut Rng,
+) -> Result<PowerIterationResult, LinalgError>
+where
+    F: FnMut(&DVector<f64>) -> DVector<f64>,
+{
+    if dim == 0 {
+        return Err(LinalgError::Empty {
+            what: "operator dimension",
+        });
+    }
+    if !(params.tol > 0.0) {
+        return Err(LinalgError::Parameter {
+            name: "tol",
+            value: params.tol,
+            reason: "must be positive",
+        });
+    }
+    let mut x = standard_normal_vector(rng, dim);
+    x /= x.norm();
+    let mut lambda = 0.0;
+    for it in 1..=params.max_iter {
+        let y = op(&x);
+        if y.len() != dim {
+            return Err(LinalgError::Shape {
+                what: "operator output",
+                expected: format!("{dim}"),
+                got: format!("{}", y.len()),
+            });
+        }
+        if let Some(index) = y.iter().position(|v| !v.is_finite()) {
+            return Err(LinalgError::NonFinite {
+                what: "operator output",
+                index,
+                value: y[index],
+            });
+        }
+        let new_lambda = x.dot(&y);
+        let norm = y.norm();
+        if norm == 0.0 {
+            // x is in the null space: the operator is zero on it; report 0.
+            return Ok(PowerIterationResult {
+                eigenvalue: 0.0,
+                eigenvector: x,
+                iterations: it,
+                converged: true,
+            });
+        }
+        let converged =
+            it > 1 && (new_lambda - lambda).abs() <= params.tol * new_lambda.abs().max(1.0);
+        lambda = new_lambda;
+        x = y / norm;
+        if converged {
+            return Ok(PowerIterationResult {
+                eigenvalue: lambda,
+                eigenvector: x,
+                iterations: it,
+                converged: true,
+            });
+        }
+    }
+    Ok(PowerIterationResult {
+        eigenvalue: lambda,
+        eigenvector: x,
+        iterations: params.max_iter,
+        converged: false,
+    })
+}
+
+/// A Monte-Carlo trace estimate with its standard error.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TraceEstimate {
+    /// Mean of the probe values `zᵀ A z`.
+    pub mean: f64,
+    /// Standard error of the mean (sample std / √samples; 0 for one sample).
+    pub std_err: f64,
+    /// Number of probes.
+    pub samples: usize,
+}
+
+/// Hutchinson's estimator `tr(A) ≈ mean_k z_kᵀ A z_k` with Rademacher probes `z_k ∈ {±1}^dim`.
+///
+/// Unbiased for any square operator; its variance is `2 Σ_{i≠j} A_ij²`-ish per probe (zero for a
+/// diagonal matrix).
+pub fn hutchinson_trace<F>(
+    mut op: F,
+    dim: usize,
+    samples: usize,
+    rng: &mut Rng,
+) -> Result<TraceEstimate, LinalgError>
+where
+    F: FnMut(&DVector<f64>) -> DVector<f64>,
+{
+    if dim == 0 {
+        return Err(LinalgError::Empty {
+            what: "operator dimension",
+        });
+    }
+    if samples == 0 {
+        return Err(LinalgError::Empty {
+            what: "Hutchinson probes",
+        });
+    }
+    let mut vals = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let z = DVector::from_fn(dim, |_, _| if rng.random::<bool>() { 1.0 } else { -1.0 });
+        let az = op(&z);
+        if az.len() != dim {
+            return Err(LinalgError::Shape {
+                what: "operator output",
+                expected: format!("{dim}"),
+                got: format!("{}", az.len()),
+            });
+        }
+        vals.push(z.dot(&az));
+    }
+    let n = samples as f64;
+    let mean = vals.iter().sum::<f64>() / n;
+    let std_err = if samples > 1 {
+        (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0) / n).sqrt()
+    } else {
+        0.0
+    };
+    Ok(TraceEstimate {
+        mean,
+        std_err,
+        samples,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seeded_rng;
+    use nalgebra::{DMatrix, SymmetricEigen};
+
+    fn random_symmetric(n: usize, seed: u64) -> DMatrix<f64> {
+        let mut rng = seeded_rng(seed);
+        let g = DMatrix::from_fn(n, n, |_, _| rng.random::<f64>() - 0.5);
+        &g + g.transpose()
+    }
+
+    #[test]
+    fn power_iteration_matches_symmetric_eigen() {
+        for seed in 0..5 {
+            let a = random_symmetric(12, seed);
+            let eig = SymmetricEigen::new(a.clone());
+            let top =
+                eig.eigenvalues
+                    .iter()
+                    .copied()
+                    .fold(0.0f64, |m, v| if v.abs() > m.abs() { v } else { m });
+            let mut rng = seeded_rng(100 + seed);
+            let params = PowerIterationParams {
+                max_iter: 100_000,
+                tol: 1e-14,
+            };
+            let r = power_iteration(|x| &a * x, 12, &params, &mut rng).unwrap();
+            assert!(r.converged);
+            assert!(
+                (r.eigenvalue - top).abs() < 1e-8 * top.abs().max(1.0),
+                "{} vs {top}",
+                r.eigenvalue
+            );
+            // It is an eigenvector: ||A v - λ v|| small.
+            let resid = (&a * &r.eigenvector - &r.eigenvector * r.eigenvalue).norm();
+            assert!(resid < 1e-4, "residual {resid}");
+        }
+    }
+
+    #[test]
+    fn power_iteration_errors() {
+        let mut rng = seeded_rng(0);
+        let p = PowerIterationParams::default();
+        assert!(matches!(
+            power_iteration(|x| x.clone(), 0, &p, &mut rng),
+            Err(LinalgError::Empty { .. })
+        ));
+        assert!(matches!(
+            power_iteration(|_| DVector::zeros(3), 2, &p, &mut rng),
+            Err(LinalgError::Shape { .. })
+        ));
+        assert!(matches!(
+            power_iteration(|x| x * f64::NAN, 2, &p, &mut rng),
+            Err(LinalgError::NonFinite { .. })
+        ));
+    }
+
+    #[test]
+    fn hutchinson_is_exact_on_diagonal_and_unbiased_otherwise() {
+        let d = DMatrix::from_diagonal(&DVector::from_vec(vec![1.0, -2.0, 5.0]));
+        let mut rng = seeded_rng(3);
+        let t = hutchinson_trace(|x| &d * x, 3, 4, &mut rng).unwrap();
+        assert_eq!(t.mean, 4.0);
+        assert_eq!(t.std_err, 0.0);
+
+        let a = random_symmetric(20, 9);
+        let exact = a.trace();
+        let t = hutchinson_trace(|x| &a * x, 20, 4000, &mut rng).unwrap();
+        assert!(
+            (t.mean - exact).abs() < 5.0 * t.std_err,
+            "{} vs {exact} (se {})",
+            t.mean,
+            t.std_err
+        );
+        assert!(hutchinson_trace(|x| &a * x, 20, 0, &mut rng).is_err());
+    }
+}

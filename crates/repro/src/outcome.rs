@@ -1,0 +1,317 @@
+use crate::claim::{Claim, ClaimKind};
+use crate::plot::Plot;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+use std::str::FromStr;
+
+/// How big an experiment runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// CI and a first look: every claim checked at reduced size, ≤ 20 s per paper.
+    Quick,
+    /// The faithful scale of the paper notes (minutes per paper).
+    Full,
+}
+
+impl Profile {
+    /// Picks the quick or the full value.
+    pub fn pick<T>(self, quick: T, full: T) -> T {
+        match self {
+            Profile::Quick => quick,
+            Profile::Full => full,
+        }
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Profile::Quick => "quick",
+            Profile::Full => "full",
+        })
+    }
+}
+
+impl FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "quick" => Ok(Profile::Quick),
+            "full" => Ok(Profile::Full),
+            other => Err(format!("unknown profile {other:?}; valid: quick, full")),
+        }
+    }
+}
+
+/// One table cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Cell {
+    /// An integer.
+    Int(i64),
+    /// A real number.
+    Num(f64),
+    /// Text.
+    Text(String),
+}
+
+impl From<f64> for Cell {
+    fn from(x: f64) -> Self {
+        Cell::Num(x)
+    }
+}
+impl From<usize> for Cell {
+    fn from(x: usize) -> Self {
+        Cell::Int(x as i64)
+    }
+}
+impl From<i64> for Cell {
+    fn from(x: i64) -> Self {
+        Cell::Int(x)
+    }
+}
+impl From<&str> for Cell {
+    fn from(x: &str) -> Self {
+        Cell::Text(x.to_string())
+    }
+}
+impl From<String> for Cell {
+    fn from(x: String) -> Self {
+        Cell::Text(x)
+    }
+}
+
+impl fmt::Display for Cell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cell::Int(i) => write!(f, "{i}"),
+            Cell::Num(x) => f.write_str(&fmt_num(*x)),
+            Cell::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+/// A named table of results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    /// Name (also the heading in the report).
+    pub name: String,
+    /// Column headers.
+    pub columns: Vec<String>,
+    /// Rows; each has one cell per column.
+    pub rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    /// An empty table with the given columns.
+    pub fn new(name: impl Into<String>, columns: &[&str]) -> Self {
+        Self {
+            name: name.into(),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Appends a row.
+    ///
+    /// # Panics
+    /// If the row's length differs from the number of columns (a programming error in the
+    /// experiment, not a data error).
+    pub fn push(&mut self, row: Vec<Cell>) {
+        assert_eq!(
+            row.len(),
+            self.columns.len(),
+            "table {}: row length",
+            self.name
+        );
+        self.rows.push(row);
+    }
+}
+
+/// Everything one experiment produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The paper's crate name.
+    pub paper: String,
+    /// The experiment's name.
+    pub experiment: String,
+    /// One-line description.
+    pub title: String,
+    /// Profile it ran under.
+    pub profile: Profile,
+    /// Master seed.
+    pub seed: u64,
+    /// Parameters worth recording (sizes, counts, choices), in stable key order.
+    pub params: serde_json::Map<String, Value>,
+    /// Result tables.
+    pub tables: Vec<Table>,
+    /// Plots (each becomes an SVG).
+    pub plots: Vec<Plot>,
+    /// Checks and findings.
+    pub claims: Vec<Claim>,
+    /// Free-form remarks: conventions, choices, explanations.
+    pub notes: Vec<String>,
+    /// Wall-clock seconds (filled in by the runner; redacted in snapshots).
+    pub wall_time_s: f64,
+}
+
+impl Outcome {
+    /// An empty outcome.
+    pub fn new(paper: &str, experiment: &str, title: &str, profile: Profile, seed: u64) -> Self {
+        Self {
+            paper: paper.into(),
+            experiment: experiment.into(),
+            title: title.into(),
+            profile,
+            seed,
+            params: Default::default(),
+            tables: vec![],
+            plots: vec![],
+            claims: vec![],
+            notes: vec![],
+            wall_time_s: 0.0,
+        }
+    }
+
+    /// Records a parameter.
+    pub fn param(&mut self, key: &str, value: impl Into<Value>) -> &mut Self {
+        self.params.insert(key.into(), value.into());
+        self
+    }
+
+    fn count(&self, kind: ClaimKind) -> (usize, usize) {
+        let of_kind = self.claims.iter().filter(|c| c.kind == kind);
+        let total = of_kind.clone().count();
+        (of_kind.filter(|c| c.holds).count(), total)
+    }
+
+    /// `(held, total)` over checks.
+    pub fn checks(&self) -> (usize, usize) {
+        self.count(ClaimKind::Check)
+    }
+
+    /// `(reproduced, total)` over findings.
+    pub fn findings(&self) -> (usize, usize) {
+        self.count(ClaimKind::Finding)
+    }
+
+    /// The checks that failed.
+    pub fn failed_checks(&self) -> impl Iterator<Item = &Claim> {
+        self.claims
+            .iter()
+            .filter(|c| c.kind == ClaimKind::Check && !c.holds)
+    }
+
+    /// The findings that did not reproduce.
+    pub fn unreproduced_findings(&self) -> impl Iterator<Item = &Claim> {
+        self.claims
+            .iter()
+            .filter(|c| c.kind == ClaimKind::Finding && !c.holds)
+    }
+
+    /// The outcome as JSON for an insta snapshot: the wall time removed, every float rounded to
+    /// `digits` significant digits, and magnitudes below `floor` (rounding noise, e.g. the error
+    /// of an exact identity) shown as 0. Verdicts (`holds`) stay exact, so a noise-level value
+    /// that crosses its threshold still shows up.
+    pub fn snapshot(&self, digits: i32, floor: f64) -> Value {
+        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut v {
+            m.remove("wall_time_s");
+        }
+        round_value(&mut v, digits, floor);
+        v
+    }
+}
+
+fn round_value(v: &mut Value, digits: i32, floor: f64) {
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(x) = n.as_f64() {
+                let r = if x.abs() < floor {
+                    0.0
+                } else {
+                    round_significant(x, digits)
+                };
+                *v = serde_json::Number::from_f64(r).map_or(Value::Null, Value::Number);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| round_value(x, digits, floor)),
+        Value::Object(m) => m.values_mut().for_each(|x| round_value(x, digits, floor)),
+        _ => {}
+    }
+}
+
+/// Rounds `x` to `digits` significant decimal digits (0, NaN and infinities unchanged).
+pub fn round_significant(x: f64, digits: i32) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let mag = x.abs().log10().floor() as i32;
+    let p = digits - 1 - mag;
+    let s = 10f64.powi(p.abs());
+    let r = if p >= 0 {
+        (x * s).round() / s
+    } else {
+        (x / s).round() * s
+    };
+    // Re-parse through the shortest decimal so the JSON shows e.g. 0.1 rather than 0.1000000001.
+    format!("{:.*e}", (digits - 1).max(0) as usize, r)
+        .parse()
+        .unwrap_or(r)
+}
+
+/// Formats a number for reports: 4 significant digits, scientific when tiny or huge.
+pub(crate) fn fmt_num(x: f64) -> String {
+    if x == 0.0 {
+        "0".into()
+    } else if !x.is_finite() {
+        format!("{x}")
+    } else if x.abs() < 1e-3 || x.abs() >= 1e6 {
+        format!("{x:.3e}")
+    } else if x.fract() == 0.0 && x.abs() < 1e6 {
+        format!("{x:.0}")
+    } else {
+        let r = round_significant(x, 4);
+        format!("{r}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Claim, Threshold};
+
+    #[test]
+    fn rounding() {
+        assert_eq!(round_significant(0.123456, 3), 0.123);
+        assert_eq!(round_significant(123456.0, 2), 120000.0);
+        assert_eq!(round_significant(-0.0009876, 2), -0.00099);
+        assert_eq!(round_significant(0.0, 3), 0.0);
+        assert_eq!(fmt_num(0.0711), "0.0711");
+        assert_eq!(fmt_num(3.0), "3");
+        assert_eq!(fmt_num(1.5e-12), "1.500e-12");
+    }
+
+    #[test]
+    fn counts_and_snapshot() {
+        let mut o = Outcome::new("p", "e", "t", Profile::Quick, 1);
+        o.claims
+            .push(Claim::check("c1", 1e-13, Threshold::AbsAtMost(1e-9)));
+        o.claims
+            .push(Claim::check("c2", 2.0, Threshold::AtMost(1.0)));
+        o.claims
+            .push(Claim::finding("f", 0.123456, Threshold::AtLeast(0.1)));
+        o.wall_time_s = 3.5;
+        assert_eq!(o.checks(), (1, 2));
+        assert_eq!(o.findings(), (1, 1));
+        assert_eq!(o.failed_checks().count(), 1);
+        let s = o.snapshot(3, 1e-9);
+        assert!(s.get("wall_time_s").is_none());
+        assert_eq!(s["claims"][0]["measured"], serde_json::json!(0.0));
+        assert_eq!(s["claims"][2]["measured"], serde_json::json!(0.123));
+        assert_eq!("full".parse::<Profile>().unwrap(), Profile::Full);
+        assert!("medium".parse::<Profile>().is_err());
+    }
+}

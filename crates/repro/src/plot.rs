@@ -1,0 +1,344 @@
+use crate::ReproError;
+use plotters::prelude::*;
+use plotters::style::colors::colormaps::ViridisRGB;
+use serde::{Deserialize, Serialize};
+
+/// One named series of points.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    /// Legend entry.
+    pub name: String,
+    /// x values (for a histogram: unused, may be empty).
+    pub x: Vec<f64>,
+    /// y values (for a histogram: the samples).
+    pub y: Vec<f64>,
+}
+
+impl Series {
+    /// A series from x and y values.
+    pub fn new(name: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Self {
+        Self {
+            name: name.into(),
+            x,
+            y,
+        }
+    }
+}
+
+/// What a plot draws.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlotKind {
+    /// Lines through each series' points.
+    Line(Vec<Series>),
+    /// Markers at each series' points.
+    Scatter(Vec<Series>),
+    /// Histograms of each series' `y` samples over shared bins.
+    Histogram {
+        /// The samples, one series per histogram.
+        series: Vec<Series>,
+        /// Number of bins.
+        bins: usize,
+    },
+    /// A matrix of values as coloured cells (row 0 at the top).
+    Heatmap {
+        /// Row labels.
+        rows: Vec<String>,
+        /// Column labels.
+        cols: Vec<String>,
+        /// `values[r][c]`.
+        values: Vec<Vec<f64>>,
+    },
+}
+
+/// A plot: becomes `<name>.svg` next to the paper's report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plot {
+    /// File stem (letters, digits, `-`, `_`).
+    pub name: String,
+    /// Caption.
+    pub title: String,
+    /// x-axis label.
+    pub x_label: String,
+    /// y-axis label.
+    pub y_label: String,
+    /// Plot log10(x) instead of x.
+    pub log_x: bool,
+    /// Plot log10(y) instead of y.
+    pub log_y: bool,
+    /// The data.
+    pub kind: PlotKind,
+}
+
+impl Plot {
+    /// A plot with linear axes.
+    pub fn new(name: &str, title: &str, x_label: &str, y_label: &str, kind: PlotKind) -> Self {
+        Self {
+            name: name.into(),
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            log_x: false,
+            log_y: false,
+            kind,
+        }
+    }
+
+    /// Sets log10 axes.
+    pub fn log_axes(mut self, log_x: bool, log_y: bool) -> Self {
+        self.log_x = log_x;
+        self.log_y = log_y;
+        self
+    }
+}
+
+const SIZE: (u32, u32) = (820, 520);
+
+fn palette(i: usize) -> RGBColor {
+    const C: [RGBColor; 8] = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(127, 127, 127),
+    ];
+    C[i % C.len()]
+}
+
+fn range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in vals.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    if hi - lo < 1e-12 * hi.abs().max(1.0) {
+        return (lo - 0.5, hi + 0.5);
+    }
+    let pad = 0.04 * (hi - lo);
+    (lo - pad, hi + pad)
+}
+
+/// Renders a plot to an SVG document.
+pub fn render_svg(plot: &Plot) -> Result<String, ReproError> {
+    let mut svg = String::new();
+    let err = |e: &dyn std::fmt::Display| ReproError::Plot {
+        name: plot.name.clone(),
+        reason: e.to_string(),
+    };
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let axis = |label: &str, log: bool| {
+            if log {
+                format!("log10 {label}")
+            } else {
+                label.to_string()
+            }
+        };
+        let tx = |x: f64| if plot.log_x { x.log10() } else { x };
+        let ty = |y: f64| if plot.log_y { y.log10() } else { y };
+        match &plot.kind {
+            PlotKind::Line(series) | PlotKind::Scatter(series) => {
+                let xr = range(series.iter().flat_map(|s| s.x.iter().map(|&x| tx(x))));
+                let yr = range(series.iter().flat_map(|s| s.y.iter().map(|&y| ty(y))));
+                let mut chart = ChartBuilder::on(&root)
+                    .caption(&plot.title, ("sans-serif", 20))
+                    .margin(12)
+                    .x_label_area_size(42)
+                    .y_label_area_size(64)
+                    .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
+                    .map_err(|e| err(&e))?;
+                chart
+                    .configure_mesh()
+                    .x_desc(axis(&plot.x_label, plot.log_x))
+                    .y_desc(axis(&plot.y_label, plot.log_y))
+                    .draw()
+                    .map_err(|e| err(&e))?;
+                let scatter = matches!(plot.kind, PlotKind::Scatter(_));
+                for (i, s) in series.iter().enumerate() {
+                    let c = palette(i);
+                    let pts: Vec<(f64, f64)> =
+                        s.x.iter()
+                            .zip(&s.y)
+                            .map(|(&x, &y)| (tx(x), ty(y)))
+                            .filter(|(x, y)| x.is_finite() && y.is_finite())
+                            .collect();
+                    let anno = if scatter {
+                        chart
+                            .draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))
+                            .map_err(|e| err(&e))?
+                    } else {
+                        chart
+                            .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+                            .map_err(|e| err(&e))?
+                    };
+                    anno.label(s.name.clone()).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                    });
+                }
+                chart
+                    .configure_series_labels()
+                    .background_style(WHITE.mix(0.85))
+                    .border_style(BLACK)
+                    .draw()
+                    .map_err(|e| err(&e))?;
+            }
+            PlotKind::Histogram { series, bins } => {
+                let bins = (*bins).max(1);
+                let (lo, hi) = range(series.iter().flat_map(|s| s.y.iter().copied()));
+                let w = (hi - lo) / bins as f64;
+                let counts: Vec<Vec<f64>> = series
+                    .iter()
+                    .map(|s| {
+                        let mut c = vec![0.0; bins];
+                        for &y in s.y.iter().filter(|y| y.is_finite()) {
+                            let b = (((y - lo) / w) as usize).min(bins - 1);
+                            c[b] += 1.0;
+                        }
+                        c
+                    })
+                    .collect();
+                let ymax = counts.iter().flatten().copied().fold(1.0, f64::max);
+                let mut chart = ChartBuilder::on(&root)
+                    .caption(&plot.title, ("sans-serif", 20))
+                    .margin(12)
+                    .x_label_area_size(42)
+                    .y_label_area_size(64)
+                    .build_cartesian_2d(lo..hi, 0.0..ymax * 1.05)
+                    .map_err(|e| err(&e))?;
+                chart
+                    .configure_mesh()
+                    .x_desc(&plot.x_label)
+                    .y_desc("count")
+                    .draw()
+                    .map_err(|e| err(&e))?;
+                for (i, (s, c)) in series.iter().zip(&counts).enumerate() {
+                    let col = palette(i);
+                    chart
+                        .draw_series(c.iter().enumerate().map(|(b, &n)| {
+                            let x0 = lo + b as f64 * w;
+                            Rectangle::new([(x0, 0.0), (x0 + w, n)], col.mix(0.45).filled())
+                        }))
+                        .map_err(|e| err(&e))?
+                        .label(s.name.clone())
+                        .legend(move |(x, y)| {
+                            Rectangle::new([(x, y - 5), (x + 12, y + 5)], col.filled())
+                        });
+                }
+                chart
+                    .configure_series_labels()
+                    .background_style(WHITE.mix(0.85))
+                    .border_style(BLACK)
+                    .draw()
+                    .map_err(|e| err(&e))?;
+            }
+            PlotKind::Heatmap { rows, cols, values } => {
+                let (nr, nc) = (rows.len().max(1), cols.len().max(1));
+                let (lo, hi) = range(values.iter().flatten().copied());
+                let rows_c = rows.clone();
+                let cols_c = cols.clone();
+                let mut chart = ChartBuilder::on(&root)
+                    .caption(&plot.title, ("sans-serif", 20))
+                    .margin(12)
+                    .x_label_area_size(42)
+                    .y_label_area_size(90)
+                    .build_cartesian_2d(0..nc, 0..nr)
+                    .map_err(|e| err(&e))?;
+                chart
+                    .configure_mesh()
+                    .disable_mesh()
+                    .x_desc(&plot.x_label)
+                    .y_desc(&plot.y_label)
+                    .x_labels(nc)
+                    .y_labels(nr)
+                    .x_label_formatter(&|c| cols_c.get(*c).cloned().unwrap_or_default())
+                    .y_label_formatter(&|r| {
+                        rows_c
+                            .get(nr.saturating_sub(r + 1))
+                            .cloned()
+                            .unwrap_or_default()
+                    })
+                    .draw()
+                    .map_err(|e| err(&e))?;
+                chart
+                    .draw_series(values.iter().enumerate().flat_map(|(r, row)| {
+                        row.iter().enumerate().map(move |(c, &v)| {
+                            let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+                            let col = ViridisRGB::get_color_normalized(t, 0.0, 1.0);
+                            Rectangle::new([(c, nr - 1 - r), (c + 1, nr - r)], col.filled())
+                        })
+                    }))
+                    .map_err(|e| err(&e))?;
+                chart
+                    .draw_series(values.iter().enumerate().flat_map(|(r, row)| {
+                        row.iter().enumerate().map(move |(c, &v)| {
+                            Text::new(
+                                crate::outcome::fmt_num(v),
+                                (c, nr - r),
+                                ("sans-serif", 13).into_font().color(&RED),
+                            )
+                        })
+                    }))
+                    .map_err(|e| err(&e))?;
+            }
+        }
+        root.present().map_err(|e| err(&e))?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(hay: &str, needle: &str) -> usize {
+        hay.matches(needle).count()
+    }
+
+    #[test]
+    fn each_kind_renders_an_svg_with_its_labels() {
+        let s = vec![
+            Series::new("first", vec![1.0, 10.0, 100.0], vec![0.5, 0.25, 0.125]),
+            Series::new("second", vec![1.0, 10.0, 100.0], vec![0.4, 0.3, 0.2]),
+        ];
+        for kind in [PlotKind::Line(s.clone()), PlotKind::Scatter(s.clone())] {
+            let p = Plot::new("p", "A title", "steps", "error", kind).log_axes(true, true);
+            let svg = render_svg(&p).unwrap();
+            assert!(svg.starts_with("<svg"));
+            assert!(svg.contains("A title") && svg.contains("first") && svg.contains("second"));
+            assert!(svg.contains("log10 steps"));
+        }
+        let h = Plot::new(
+            "h",
+            "Hist",
+            "value",
+            "count",
+            PlotKind::Histogram {
+                series: s.clone(),
+                bins: 4,
+            },
+        );
+        let svg = render_svg(&h).unwrap();
+        // 2 series x 4 bins of bars, plus legend swatches.
+        assert!(count(&svg, "<rect") >= 8);
+        let m = Plot::new(
+            "m",
+            "Heat",
+            "action",
+            "state",
+            PlotKind::Heatmap {
+                rows: vec!["s0".into(), "s1".into()],
+                cols: vec!["a0".into(), "a1".into()],
+                values: vec![vec![-1.0, 0.0], vec![0.0, 1.0]],
+            },
+        );
+        let svg = render_svg(&m).unwrap();
+        assert!(svg.contains("s1") && svg.contains("a0"));
+    }
+}
