@@ -1,1 +1,126 @@
-fn main() {}
+//! Filter steps per second: exact log-domain filter (LOF, O(|S|²)) vs the linear filter
+//! (a permutation gather, O(|S|)), single trajectory and batched, at |S| ∈ {2, 16, 256, 4096}.
+//!
+//! The peer (hmmlearn's forward pass on the same model and observations) is
+//! `benches/peers/hmmlearn_forward.py`, run by hand.
+
+use core_linalg::{seeded_rng, stream_rng};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use hmm_linear_filter::{Hmm, LinearFilter, LogForwardFilter};
+use nalgebra::DMatrix;
+use rand::seq::SliceRandom;
+use rand::RngExt;
+use rayon::prelude::*;
+use std::hint::black_box;
+
+/// A random HMM with permutation T (so both filters apply), positive E with 16 symbols.
+fn model(n: usize, seed: u64) -> Hmm {
+    let mut rng = seeded_rng(seed);
+    let mut perm: Vec<usize> = (0..n).collect();
+    perm.shuffle(&mut rng);
+    let mut t = DMatrix::zeros(n, n);
+    for (j, &i) in perm.iter().enumerate() {
+        t[(i, j)] = 1.0;
+    }
+    let o = 16;
+    let mut e = DMatrix::from_fn(o, n, |_, _| 0.05 + rng.random::<f64>());
+    for mut c in e.column_iter_mut() {
+        let s = c.sum();
+        c /= s;
+    }
+    Hmm::new(t, e, vec![1.0 / n as f64; n]).expect("valid model")
+}
+
+/// The same model with a dense stochastic T (the LOF's general case).
+fn dense(n: usize, seed: u64) -> Hmm {
+    let base = model(n, seed);
+    let mut rng = seeded_rng(seed + 1);
+    let mut t = DMatrix::from_fn(n, n, |_, _| rng.random::<f64>());
+    for mut c in t.column_iter_mut() {
+        let s = c.sum();
+        c /= s;
+    }
+    Hmm::new(t, base.emission().clone(), base.initial().to_vec()).expect("valid model")
+}
+
+fn single(c: &mut Criterion) {
+    for &n in &[2usize, 16, 256, 4096] {
+        let steps = if n >= 4096 { 20 } else { 2000 };
+        let m = model(n, 1);
+        let d = dense(n, 1);
+        let obs = m.sample(steps, &mut seeded_rng(2)).observations;
+        let mut g = c.benchmark_group(format!("hmm-linear-filter/single/{n}"));
+        g.throughput(Throughput::Elements(steps as u64));
+        if n >= 4096 {
+            g.sample_size(10);
+        }
+        g.bench_function("lof-dense-T", |b| {
+            b.iter(|| {
+                let mut f = LogForwardFilter::new(&d);
+                for &y in &obs {
+                    f.step(y).expect("step");
+                }
+                black_box(f.log_likelihood())
+            })
+        });
+        g.bench_function("lof-permutation-T", |b| {
+            b.iter(|| {
+                let mut f = LogForwardFilter::new(&m);
+                for &y in &obs {
+                    f.step(y).expect("step");
+                }
+                black_box(f.log_likelihood())
+            })
+        });
+        g.bench_function("linear", |b| {
+            b.iter(|| {
+                let mut f = LinearFilter::exact(&m).expect("permutation");
+                for &y in &obs {
+                    f.step(y).expect("step");
+                }
+                black_box(f.offset())
+            })
+        });
+        g.finish();
+    }
+}
+
+fn batched(c: &mut Criterion) {
+    for &n in &[16usize, 256] {
+        let (traj, steps) = (64usize, 500usize);
+        let m = model(n, 3);
+        let d = dense(n, 3);
+        let obs: Vec<Vec<usize>> = (0..traj)
+            .map(|t| m.sample(steps, &mut stream_rng(4, t as u64)).observations)
+            .collect();
+        let mut g = c.benchmark_group(format!("hmm-linear-filter/batched/{n}"));
+        g.throughput(Throughput::Elements((traj * steps) as u64));
+        g.sample_size(10);
+        g.bench_with_input(BenchmarkId::new("lof-dense-T", traj), &obs, |b, obs| {
+            b.iter(|| {
+                obs.par_iter()
+                    .map(|o| {
+                        let mut f = LogForwardFilter::new(&d);
+                        o.iter().for_each(|&y| f.step(y).expect("step"));
+                        f.log_likelihood()
+                    })
+                    .sum::<f64>()
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("linear", traj), &obs, |b, obs| {
+            b.iter(|| {
+                obs.par_iter()
+                    .map(|o| {
+                        let mut f = LinearFilter::exact(&m).expect("permutation");
+                        o.iter().for_each(|&y| f.step(y).expect("step"));
+                        f.offset()
+                    })
+                    .sum::<f64>()
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, single, batched);
+criterion_main!(benches);

@@ -1,1 +1,258 @@
-fn main() {}
+//! `cargo xtask`: the papercraft runner.
+//!
+//! - `cargo xtask reproduce [PAPER…] [--profile quick|full] [--out DIR] [--seed N] [--list] [--jobs N]`
+//! - `cargo xtask bench [CRITERION ARGS…]`
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::MultiProgress;
+use rayon::prelude::*;
+use repro::{Outcome, Paper, PaperSummary, Profile, RunContext};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Every registered paper, in report order.
+fn registry() -> Vec<Paper> {
+    vec![hmm_linear_filter::experiments::paper()]
+}
+
+#[derive(Parser)]
+#[command(
+    name = "xtask",
+    about = "papercraft: reproduce the papers' experiments and run the benches"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ProfileArg {
+    /// CI and a first look (≤ 20 s per paper).
+    Quick,
+    /// The faithful scale of the paper notes.
+    Full,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run papers' experiments, write JSON, SVG plots and Markdown reports, test their claims.
+    Reproduce {
+        /// Papers to run (crate names); all when omitted.
+        papers: Vec<String>,
+        /// Experiment scale.
+        #[arg(long, value_enum, default_value = "quick")]
+        profile: ProfileArg,
+        /// Output folder.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+        /// Master seed (snapshots use the default).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// List the registered papers and their experiments, then exit.
+        #[arg(long)]
+        list: bool,
+        /// Worker threads (default: all cores). Results do not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
+    /// Run the criterion benches (extra arguments go to criterion).
+    Bench {
+        /// Arguments passed through, e.g. a bench filter.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<ExitCode> {
+    match Cli::parse().cmd {
+        Cmd::Reproduce {
+            papers,
+            profile,
+            out,
+            seed,
+            list,
+            jobs,
+        } => {
+            let profile = match profile {
+                ProfileArg::Quick => Profile::Quick,
+                ProfileArg::Full => Profile::Full,
+            };
+            reproduce(&papers, profile, out, seed, list, jobs)
+        }
+        Cmd::Bench { args } => {
+            let status = std::process::Command::new(
+                std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+            )
+            .args(["bench", "--package", "papercraft-benches", "--"])
+            .args(&args)
+            .status()
+            .context("running cargo bench")?;
+            Ok(if status.success() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+fn select(all: Vec<Paper>, names: &[String]) -> Result<Vec<Paper>> {
+    if names.is_empty() {
+        return Ok(all);
+    }
+    let valid: Vec<&str> = all.iter().map(|p| p.name).collect();
+    let unknown: Vec<&String> = names
+        .iter()
+        .filter(|n| !valid.contains(&n.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        bail!(
+            "unknown paper{} {}; valid papers: {}",
+            if unknown.len() > 1 { "s" } else { "" },
+            unknown
+                .iter()
+                .map(|s| format!("{s:?}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            valid.join(", ")
+        );
+    }
+    Ok(all
+        .into_iter()
+        .filter(|p| names.iter().any(|n| n == p.name))
+        .collect())
+}
+
+fn run_paper(paper: &Paper, ctx: &RunContext) -> Result<(PaperSummary, f64)> {
+    let start = Instant::now();
+    let mut outcomes = Vec::new();
+    for e in &paper.experiments {
+        let t = Instant::now();
+        let mut o: Outcome = (e.run)(ctx)
+            .map_err(|err| anyhow::anyhow!("{err}"))
+            .with_context(|| format!("paper {}, experiment {}", paper.name, e.name))?;
+        o.wall_time_s = t.elapsed().as_secs_f64();
+        outcomes.push(o);
+    }
+    Ok((
+        PaperSummary {
+            name: paper.name.to_string(),
+            title: paper.title.to_string(),
+            outcomes,
+        },
+        start.elapsed().as_secs_f64(),
+    ))
+}
+
+fn reproduce(
+    names: &[String],
+    profile: Profile,
+    out: PathBuf,
+    seed: u64,
+    list: bool,
+    jobs: Option<usize>,
+) -> Result<ExitCode> {
+    let papers = select(registry(), names)?;
+    if list {
+        for p in &papers {
+            println!("{}  —  {}", p.name, p.title);
+            for e in &p.experiments {
+                println!("    {:<18} {}", e.name, e.description);
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(j) = jobs {
+        if j == 0 {
+            bail!("--jobs must be at least 1");
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(j)
+            .build_global()
+            .context("configuring the thread pool")?;
+    }
+    let bars = MultiProgress::new();
+    let ctx = RunContext::with_progress(profile, seed, bars);
+    let results: Vec<(PaperSummary, f64)> = papers
+        .par_iter()
+        .map(|p| run_paper(p, &ctx))
+        .collect::<Result<_>>()?;
+    for (s, _) in &results {
+        repro::write_paper(&out, s).with_context(|| {
+            format!(
+                "writing results of paper {} under {}",
+                s.name,
+                out.display()
+            )
+        })?;
+    }
+    let summaries: Vec<PaperSummary> = results.iter().map(|(s, _)| s.clone()).collect();
+    let index = repro::write_index(&out, &summaries)
+        .with_context(|| format!("writing {}/REPORT.md", out.display()))?;
+
+    println!(
+        "\n{:<20} {:<18} {:>8} {:>10} {:>9}",
+        "paper", "experiment", "checks", "findings", "wall (s)"
+    );
+    let mut failed = 0;
+    for (s, _) in &results {
+        for o in &s.outcomes {
+            let (ch, ct) = o.checks();
+            let (fr, ft) = o.findings();
+            println!(
+                "{:<20} {:<18} {:>8} {:>10} {:>9.2}",
+                s.name,
+                o.experiment,
+                format!("{ch}/{ct}"),
+                format!("{fr}/{ft}"),
+                o.wall_time_s
+            );
+        }
+    }
+    for (s, _) in &results {
+        for o in &s.outcomes {
+            for c in o.failed_checks() {
+                failed += 1;
+                println!(
+                    "FAILED CHECK  {}/{}: {} — measured {} (needs {})",
+                    s.name,
+                    o.experiment,
+                    c.statement,
+                    c.measured,
+                    c.threshold.describe()
+                );
+            }
+            for c in o.unreproduced_findings() {
+                println!(
+                    "not reproduced  {}/{}: {} — measured {} (paper: {})",
+                    s.name,
+                    o.experiment,
+                    c.statement,
+                    c.measured,
+                    c.threshold.describe()
+                );
+            }
+        }
+    }
+    for (s, t) in &results {
+        println!("{}: {:.2} s in total", s.name, t);
+    }
+    println!("report: {}", index.display());
+    if failed > 0 {
+        eprintln!("{failed} check(s) failed: these are bugs");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}

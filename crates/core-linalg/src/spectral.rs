@@ -53,7 +53,7 @@ where
             what: "operator dimension",
         });
     }
-    if !(params.tol > 0.0) {
+    if params.tol.is_nan() || params.tol <= 0.0 {
         return Err(LinalgError::Parameter {
             name: "tol",
             value: params.tol,

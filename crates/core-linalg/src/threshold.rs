@@ -23,7 +23,7 @@ pub fn soft_threshold_in_place(xs: &mut [f64], t: f64) {
 ///
 /// Errors on a negative or non-finite `tau`, or a non-finite matrix.
 pub fn singular_value_threshold(m: &DMatrix<f64>, tau: f64) -> Result<DMatrix<f64>, LinalgError> {
-    if !(tau >= 0.0) || !tau.is_finite() {
+    if !tau.is_finite() || tau < 0.0 {
         return Err(LinalgError::Parameter {
             name: "tau",
             value: tau,

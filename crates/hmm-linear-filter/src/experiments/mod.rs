@@ -1,0 +1,56 @@
+//! The paper's experiments, run by `cargo xtask reproduce hmm-linear-filter` (feature
+//! `experiments`).
+//!
+//! 1. [`exactness`]: the linear filter equals the exact filter (permutation, functional-graph and
+//!    action-controlled cases), with a stochastic-`T` negative control.
+//! 2. [`two_state_sweep`]: the §6.1 near-deterministic sweep of the ALF's schedules.
+//! 3. [`xi_constant`]: the constant `ξ` of Thm 5.7.
+//! 4. [`ringworld`]: an adapted RingWorld with a linear actor–critic on filter features.
+
+mod exactness;
+mod ringworld;
+mod sweep;
+mod xi;
+
+pub use exactness::{exactness, max_log_belief_gap, random_permutation_hmm};
+pub use ringworld::{ringworld, RingWorld};
+pub use sweep::two_state_sweep;
+pub use xi::xi_constant;
+
+use repro::{Experiment, Paper};
+
+/// Boxed error type of the experiment functions.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The paper's registry entry.
+pub fn paper() -> Paper {
+    Paper {
+        name: "hmm-linear-filter",
+        title: "Why Linear Recurrent Memory Works in Partially Observable Reinforcement Learning",
+        experiments: vec![
+            Experiment {
+                name: "exactness",
+                description: "linear filter = exact log-domain filter for deterministic T",
+                run: exactness,
+            },
+            Experiment {
+                name: "two-state-sweep",
+                description: "§6.1: ALF schedules on the near-deterministic two-state HMM",
+                run: two_state_sweep,
+            },
+            Experiment {
+                name: "xi",
+                description: "Thm 5.7: the Chernoff-type constant ξ",
+                run: xi_constant,
+            },
+            Experiment {
+                name: "ringworld",
+                description:
+                    "§6.2 (adapted): linear actor-critic on filter features in a ring POMDP",
+                run: ringworld,
+            },
+        ],
+    }
+}
+
+pub(crate) const PAPER: &str = "hmm-linear-filter";

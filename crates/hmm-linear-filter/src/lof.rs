@@ -1,0 +1,139 @@
+use crate::filter::LogitFilter;
+use crate::{ControlledHmm, HmmError};
+use core_linalg::logsumexp;
+
+/// The exact Bayes filter in the log domain (the paper's LOF):
+/// `l_k(i) = log e_k(i) + logsumexp_j(log T[i, j] + l_{k−1}(j))`, belief `softmax(l_k)`.
+///
+/// This is the reference the linear filters are checked against. It handles zeros in `T`, `E`
+/// and `π₀` exactly (−∞ logits).
+///
+/// Cost per step is one `|S| × |S|` matrix–vector product: `exp(l − max l)` is pushed through
+/// `T` in the probability domain, and only rows whose result underflows (below the smallest
+/// normal `f64`) fall back to an exact row-wise log-sum-exp, so precision is never lost to
+/// subnormals. The stored logits are the paper's `l_k` minus a running shift (the maxima
+/// subtracted at each step), so they stay bounded; [`log_likelihood`](Self::log_likelihood)
+/// adds the shift back.
+#[derive(Debug, Clone)]
+pub struct LogForwardFilter<'m> {
+    model: &'m ControlledHmm,
+    logits: Vec<f64>,
+    shift: f64,
+    p: Vec<f64>,
+    q: Vec<f64>,
+}
+
+impl<'m> LogForwardFilter<'m> {
+    /// Starts from `l_0 = log π₀`.
+    pub fn new<M: AsRef<ControlledHmm> + ?Sized>(model: &'m M) -> Self {
+        let model = model.as_ref();
+        let l0: Vec<f64> = model.initial().iter().map(|p| p.ln()).collect();
+        let n = l0.len();
+        Self {
+            model,
+            logits: l0,
+            shift: 0.0,
+            p: vec![0.0; n],
+            q: vec![0.0; n],
+        }
+    }
+
+    /// Starts from arbitrary logits `l_0` (normalised internally; −∞ allowed, NaN not).
+    pub fn with_logits<M: AsRef<ControlledHmm> + ?Sized>(
+        model: &'m M,
+        l0: &[f64],
+    ) -> Result<Self, HmmError> {
+        let mut f = Self::new(model);
+        if l0.len() != f.logits.len() {
+            return Err(HmmError::Shape {
+                what: "initial logits",
+                expected: format!("{}", f.logits.len()),
+                got: format!("{}", l0.len()),
+            });
+        }
+        if let Some(index) = l0.iter().position(|x| x.is_nan()) {
+            return Err(HmmError::NaN {
+                what: "initial logits",
+                index,
+            });
+        }
+        let c = logsumexp(l0);
+        f.logits = l0.iter().map(|x| x - c).collect();
+        Ok(f)
+    }
+
+    /// `log p(y_1, …, y_k)` of the observations seen so far (under `π₀` when built by
+    /// [`new`](Self::new), under `softmax(l_0)` when built by [`with_logits`](Self::with_logits)).
+    pub fn log_likelihood(&self) -> f64 {
+        logsumexp(&self.logits) + self.shift
+    }
+
+    /// The normalised log-belief `log P(s_k = · | y_1..y_k)`.
+    pub fn log_belief(&self) -> Vec<f64> {
+        core_linalg::log_softmax(&self.logits)
+    }
+
+    /// One step for an uncontrolled model (action 0).
+    pub fn step(&mut self, obs: usize) -> Result<(), HmmError> {
+        self.step_with_action(0, obs)
+    }
+
+    /// One step: transition under `action`, then observe `obs`. On error the state is unchanged.
+    pub fn step_with_action(&mut self, action: usize, obs: usize) -> Result<(), HmmError> {
+        let t = self.model.transition(action)?;
+        let log_e = self.model.log_emission_row(obs)?;
+        let n = self.logits.len();
+        let m = self
+            .logits
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        for (p, &l) in self.p.iter_mut().zip(&self.logits) {
+            *p = if l == m { 1.0 } else { (l - m).exp() };
+        }
+        self.q.iter_mut().for_each(|q| *q = 0.0);
+        // q = T p, column by column, skipping columns without mass.
+        let data = t.as_slice();
+        for (j, &pj) in self.p.iter().enumerate() {
+            if pj != 0.0 {
+                let col = &data[j * n..(j + 1) * n];
+                for (q, &tij) in self.q.iter_mut().zip(col) {
+                    *q += tij * pj;
+                }
+            }
+        }
+        let mut new = std::mem::take(&mut self.p);
+        let mut best = f64::NEG_INFINITY;
+        for i in 0..n {
+            let qi = self.q[i];
+            let pred = if qi >= f64::MIN_POSITIVE {
+                qi.ln()
+            } else {
+                // Exact row-wise log-sum-exp: underflow must not turn a finite logit into −∞.
+                let terms: Vec<f64> = (0..n)
+                    .filter(|&j| data[j * n + i] > 0.0)
+                    .map(|j| data[j * n + i].ln() + (self.logits[j] - m))
+                    .collect();
+                logsumexp(&terms)
+            };
+            new[i] = pred + log_e[i];
+            best = best.max(new[i]);
+        }
+        if best == f64::NEG_INFINITY {
+            self.p = new;
+            return Err(HmmError::ImpossibleObservation { obs });
+        }
+        self.p = std::mem::replace(&mut self.logits, new);
+        self.shift += m;
+        Ok(())
+    }
+}
+
+impl LogitFilter for LogForwardFilter<'_> {
+    fn step_with_action(&mut self, action: usize, obs: usize) -> Result<(), HmmError> {
+        LogForwardFilter::step_with_action(self, action, obs)
+    }
+    fn logits(&self) -> &[f64] {
+        &self.logits
+    }
+}
