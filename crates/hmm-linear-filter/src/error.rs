@@ -106,3 +106,18 @@ pub enum HmmError {
         index: usize,
     },
 }
+
+/// Fails unless `w` holds `n` values and none is NaN (−∞ is allowed: a zero-probability state).
+pub(crate) fn check_logits(what: &'static str, n: usize, w: &[f64]) -> Result<(), HmmError> {
+    if w.len() != n {
+        return Err(HmmError::Shape {
+            what,
+            expected: format!("{n}"),
+            got: format!("{}", w.len()),
+        });
+    }
+    match w.iter().position(|x| x.is_nan()) {
+        Some(index) => Err(HmmError::NaN { what, index }),
+        None => Ok(()),
+    }
+}

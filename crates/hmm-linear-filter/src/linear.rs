@@ -209,19 +209,7 @@ impl LinearFilter {
 
     /// Replaces the state `w` (e.g. to restart an episode).
     pub fn set_logits(&mut self, w: &[f64]) -> Result<(), HmmError> {
-        if w.len() != self.w.len() {
-            return Err(HmmError::Shape {
-                what: "logits",
-                expected: format!("{}", self.w.len()),
-                got: format!("{}", w.len()),
-            });
-        }
-        if let Some(index) = w.iter().position(|x| x.is_nan()) {
-            return Err(HmmError::NaN {
-                what: "logits",
-                index,
-            });
-        }
+        crate::error::check_logits("logits", self.w.len(), w)?;
         self.w.copy_from_slice(w);
         self.offset = 0.0;
         Ok(())

@@ -44,19 +44,7 @@ impl<'m> LogForwardFilter<'m> {
         l0: &[f64],
     ) -> Result<Self, HmmError> {
         let mut f = Self::new(model);
-        if l0.len() != f.logits.len() {
-            return Err(HmmError::Shape {
-                what: "initial logits",
-                expected: format!("{}", f.logits.len()),
-                got: format!("{}", l0.len()),
-            });
-        }
-        if let Some(index) = l0.iter().position(|x| x.is_nan()) {
-            return Err(HmmError::NaN {
-                what: "initial logits",
-                index,
-            });
-        }
+        crate::error::check_logits("initial logits", f.logits.len(), l0)?;
         let c = logsumexp(l0);
         f.logits = l0.iter().map(|x| x - c).collect();
         Ok(f)
