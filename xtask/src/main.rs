@@ -12,9 +12,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+/// candle allocates a fresh buffer per tensor operation; mimalloc reuses them instead of
+/// mapping and unmapping pages for every large one.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Every registered paper, in report order.
 fn registry() -> Vec<Paper> {
-    vec![hmm_linear_filter::experiments::paper()]
+    vec![
+        core_ml::experiments::paper(),
+        hmm_linear_filter::experiments::paper(),
+    ]
 }
 
 #[derive(Parser)]

@@ -12,6 +12,11 @@ impl Progress {
         self.0.inc(n);
     }
 
+    /// The underlying bar (for loops that take an `indicatif::ProgressBar`).
+    pub fn bar(&self) -> &ProgressBar {
+        &self.0
+    }
+
     /// Marks the work done and removes the bar.
     pub fn finish(&self) {
         self.0.finish_and_clear();

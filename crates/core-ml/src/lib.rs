@@ -1,0 +1,49 @@
+//! Data and a small neural-network training substrate on [candle](candle_core), shared by the
+//! papercraft paper crates that train models.
+//!
+//! - [`data`]: digits, breast cancer, iris and wine shipped with the crate; seeded synthetic
+//!   blobs; stratified splits, standardisation, label noise and seeded mini-batches.
+//! - [`text`]: a 1.3 MB English corpus (the Rust book), byte windows, unigram entropy.
+//! - [`models`]: an [`Mlp`](models::Mlp) and a byte-level causal
+//!   [`TransformerLm`](models::TransformerLm) with a pluggable FFN and named linear layers.
+//! - [`train`]: a training loop taking the loss as a value; AdamW / SGD / momentum, cosine
+//!   warm-up, gradient clipping, evaluation, early exit on a non-finite loss, checkpoints.
+//! - [`hvp`]: Hessian-vector products, `λ_max` and `tr(H)` of a training loss.
+//! - [`metrics`]: accuracy, NLL, ECE, Brier, perplexity, bits per byte.
+//!
+//! Everything runs on the CPU by default; the `cuda` feature turns on candle's CUDA backend.
+//!
+//! # Example: a softmax regression on iris
+//! ```
+//! use candle_core::{DType, Device, Module};
+//! use candle_nn::{Activation, VarBuilder, VarMap};
+//! use core_ml::data::{Dataset, Standardiser};
+//! use core_ml::models::Mlp;
+//! use core_ml::train::{train, TrainConfig};
+//!
+//! let iris = Dataset::iris()?;
+//! let split = iris.stratified_split(0.7, 0.0, 1)?;
+//! let z = Standardiser::fit(&split.train);
+//! let (x, y) = z.apply(&split.train)?.tensors(DType::F32, &Device::Cpu)?;
+//! let vm = VarMap::new();
+//! let model = Mlp::new(VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu), &[4, 3], Activation::Relu)?;
+//! let cfg = TrainConfig { steps: 300, lr: 0.05, ..Default::default() };
+//! let history = train(&vm, &cfg, &candle_nn::loss::cross_entropy, |_| Ok((model.forward(&x)?, y.clone())), |_| Ok(0.0), None)?;
+//! assert!(history.train_loss.last().unwrap() < &0.2);
+//! # Ok::<(), core_ml::MlError>(())
+//! ```
+
+pub mod data;
+mod error;
+pub mod hvp;
+pub mod metrics;
+pub mod models;
+pub mod text;
+pub mod train;
+
+#[cfg(feature = "experiments")]
+pub mod experiments;
+
+pub use candle_core;
+pub use candle_nn;
+pub use error::{MlError, Result};
