@@ -1,0 +1,119 @@
+//! One training step (forward, backward, AdamW) of the core-ml MLP and byte-level transformer,
+//! reported as FLOP/s (criterion's "elem/s" with one element per FLOP), next to the machine's
+//! sgemm peak measured the same way (candle's f32 matmul, which runs the `gemm` crate's kernels).
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{Activation, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use core_linalg::seeded_rng;
+use core_ml::models::{dense_ffn, init_seeded, LmConfig, Mlp, TransformerLm};
+use core_ml::text::{rust_book, sample_windows};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::hint::black_box;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn sgemm(c: &mut Criterion) {
+    let dev = Device::Cpu;
+    let mut g = c.benchmark_group("core-ml/sgemm-peak");
+    for &n in &[512usize, 1024, 2048] {
+        let a = Tensor::randn(0f32, 1.0, (n, n), &dev).expect("a");
+        let b = Tensor::randn(0f32, 1.0, (n, n), &dev).expect("b");
+        g.throughput(Throughput::Elements((2 * n * n * n) as u64));
+        g.sample_size(10);
+        g.bench_function(format!("{n}"), |bch| {
+            bch.iter(|| black_box(a.matmul(&b).expect("matmul")))
+        });
+    }
+    g.finish();
+}
+
+fn mlp_step(c: &mut Criterion) {
+    let dev = Device::Cpu;
+    let widths = [64usize, 256, 128, 10];
+    let batch = 256usize;
+    let vm = VarMap::new();
+    let mlp = Mlp::new(
+        VarBuilder::from_varmap(&vm, DType::F32, &dev),
+        &widths,
+        Activation::Relu,
+    )
+    .expect("mlp");
+    init_seeded(&vm, 1).expect("init");
+    let mut opt = candle_nn::AdamW::new(vm.all_vars(), ParamsAdamW::default()).expect("opt");
+    let x = Tensor::randn(0f32, 1.0, (batch, 64), &dev).expect("x");
+    let y = Tensor::zeros(batch, DType::U32, &dev).expect("y");
+    let linear: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
+    let mut g = c.benchmark_group("core-ml/train-step");
+    g.throughput(Throughput::Elements((6 * batch * linear) as u64));
+    g.bench_function("mlp-64-256-128-10-batch256", |b| {
+        b.iter(|| {
+            let loss =
+                candle_nn::loss::cross_entropy(&mlp.forward(&x).expect("fwd"), &y).expect("loss");
+            opt.backward_step(&loss).expect("step");
+        })
+    });
+    g.finish();
+}
+
+fn lm_step(c: &mut Criterion) {
+    let dev = Device::Cpu;
+    let corpus = rust_book().expect("corpus");
+    let mut g = c.benchmark_group("core-ml/train-step");
+    g.sample_size(10);
+    for (name, cfg, batch) in [
+        (
+            "lm-d128-l2-ctx64-batch32 (quick profile)",
+            LmConfig {
+                vocab: 256,
+                context: 64,
+                d_model: 128,
+                heads: 4,
+                layers: 2,
+            },
+            32usize,
+        ),
+        (
+            "lm-d256-l4-ctx128-batch16",
+            LmConfig {
+                vocab: 256,
+                context: 128,
+                d_model: 256,
+                heads: 8,
+                layers: 4,
+            },
+            16,
+        ),
+    ] {
+        let vm = VarMap::new();
+        let lm = TransformerLm::new(
+            VarBuilder::from_varmap(&vm, DType::F32, &dev),
+            cfg,
+            &dense_ffn,
+        )
+        .expect("lm");
+        init_seeded(&vm, 1).expect("init");
+        let mut opt = candle_nn::AdamW::new(vm.all_vars(), ParamsAdamW::default()).expect("opt");
+        let mut rng = seeded_rng(2);
+        let (x, y) = sample_windows(&corpus, batch, cfg.context, &mut rng, &dev).expect("windows");
+        let tokens = batch * cfg.context;
+        g.throughput(Throughput::Elements(
+            (cfg.train_flops_per_token() * tokens as f64) as u64,
+        ));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let logits = lm.forward(&x).expect("fwd");
+                let loss = candle_nn::loss::cross_entropy(
+                    &logits.reshape((tokens, 256)).expect("r"),
+                    &y.reshape(tokens).expect("r"),
+                )
+                .expect("loss");
+                opt.backward_step(&loss).expect("step");
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, sgemm, mlp_step, lm_step);
+criterion_main!(benches);
