@@ -63,25 +63,13 @@ fn lm_step(c: &mut Criterion) {
     g.sample_size(10);
     for (name, cfg, batch) in [
         (
-            "lm-d128-l2-ctx64-batch32 (quick profile)",
-            LmConfig {
-                vocab: 256,
-                context: 64,
-                d_model: 128,
-                heads: 4,
-                layers: 2,
-            },
-            32usize,
+            "lm-d64-l2-ctx64-batch16 (quick profile)",
+            LmConfig::BYTE_SMALL,
+            16usize,
         ),
         (
-            "lm-d256-l4-ctx128-batch16",
-            LmConfig {
-                vocab: 256,
-                context: 128,
-                d_model: 256,
-                heads: 8,
-                layers: 4,
-            },
+            "lm-d128-l4-ctx128-batch16 (full profile)",
+            LmConfig::BYTE_MEDIUM,
             16,
         ),
     ] {

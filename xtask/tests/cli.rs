@@ -40,7 +40,10 @@ fn unknown_paper_fails_and_lists_the_valid_ones() {
     ]);
     assert!(!ok);
     assert!(text.contains("unknown paper \"no-such-paper\""), "{text}");
-    assert!(text.contains("valid papers: hmm-linear-filter"), "{text}");
+    assert!(
+        text.contains("valid papers: core-ml, hmm-linear-filter"),
+        "{text}"
+    );
 }
 
 #[test]

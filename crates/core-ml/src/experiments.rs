@@ -216,29 +216,16 @@ fn val_nll(lm: &TransformerLm, windows: &[(Tensor, Tensor)]) -> Result<f64, MlEr
 /// unigram entropy of the training bytes.
 pub fn byte_lm(ctx: &RunContext) -> Result<Outcome, BoxError> {
     let dev = Device::Cpu;
-    let cfg = ctx.profile.pick(
-        LmConfig {
-            vocab: 256,
-            context: 64,
-            d_model: 128,
-            heads: 4,
-            layers: 2,
-        },
-        LmConfig {
-            vocab: 256,
-            context: 128,
-            d_model: 256,
-            heads: 8,
-            layers: 4,
-        },
-    );
+    let cfg = ctx
+        .profile
+        .pick(LmConfig::BYTE_SMALL, LmConfig::BYTE_MEDIUM);
     let (steps, batch, lr) = ctx
         .profile
-        .pick((240usize, 32usize, 1e-2), (3000, 32, 2e-3));
+        .pick((180usize, 16usize, 1e-2), (1500, 16, 3e-3));
     let target = ctx.profile.pick(0.15, 0.40);
     let corpus = ByteCorpus::new(rust_book()?, 0.1)?;
     let h0 = unigram_entropy_bits(corpus.train());
-    let windows = sequential_windows(corpus.val(), cfg.context, ctx.profile.pick(48, 400), &dev)?;
+    let windows = sequential_windows(corpus.val(), cfg.context, ctx.profile.pick(32, 400), &dev)?;
     let vm = VarMap::new();
     let lm = TransformerLm::new(
         VarBuilder::from_varmap(&vm, DType::F32, &dev),

@@ -140,14 +140,15 @@ pub fn hessian_vector_product(
     result
 }
 
-/// The largest-magnitude Hessian eigenvalue (`λ_max` at a minimum) by power iteration on
-/// [`hessian_vector_product`].
-pub fn top_hessian_eigenvalue(
+/// Runs `f` with the HVP as a linear operator for `core-linalg`; the first HVP error (if any)
+/// is returned instead of `f`'s result (the operator yields NaNs after it).
+fn with_hvp_operator<T>(
     params: &FlatParams,
     loss: &mut dyn FnMut() -> candle_core::Result<Tensor>,
-    iters: usize,
-    rng: &mut Rng,
-) -> Result<PowerIterationResult> {
+    f: impl FnOnce(
+        &mut dyn FnMut(&DVector<f64>) -> DVector<f64>,
+    ) -> std::result::Result<T, core_linalg::LinalgError>,
+) -> Result<T> {
     let mut err = None;
     let mut op = |x: &DVector<f64>| match hessian_vector_product(params, loss, x.as_slice(), 1e-4) {
         Ok(hv) => DVector::from_vec(hv),
@@ -156,19 +157,33 @@ pub fn top_hessian_eigenvalue(
             DVector::from_element(x.len(), f64::NAN)
         }
     };
-    let r = power_iteration(
-        &mut op,
-        params.len(),
-        &PowerIterationParams {
-            max_iter: iters,
-            tol: 1e-6,
-        },
-        rng,
-    );
-    match (err, r) {
-        (Some(e), _) => Err(e),
-        (None, r) => r.map_err(|e| MlError::Data(e.to_string())),
+    let r = f(&mut op);
+    match err {
+        Some(e) => Err(e),
+        None => r.map_err(|e| MlError::Data(e.to_string())),
     }
+}
+
+/// The largest-magnitude Hessian eigenvalue (`λ_max` at a minimum) by power iteration on
+/// [`hessian_vector_product`].
+pub fn top_hessian_eigenvalue(
+    params: &FlatParams,
+    loss: &mut dyn FnMut() -> candle_core::Result<Tensor>,
+    iters: usize,
+    rng: &mut Rng,
+) -> Result<PowerIterationResult> {
+    let n = params.len();
+    with_hvp_operator(params, loss, |op| {
+        power_iteration(
+            op,
+            n,
+            &PowerIterationParams {
+                max_iter: iters,
+                tol: 1e-6,
+            },
+            rng,
+        )
+    })
 }
 
 /// `tr(H)` by Hutchinson's estimator with `probes` Rademacher vectors.
@@ -178,19 +193,8 @@ pub fn hessian_trace(
     probes: usize,
     rng: &mut Rng,
 ) -> Result<TraceEstimate> {
-    let mut err = None;
-    let mut op = |x: &DVector<f64>| match hessian_vector_product(params, loss, x.as_slice(), 1e-4) {
-        Ok(hv) => DVector::from_vec(hv),
-        Err(e) => {
-            err.get_or_insert(e);
-            DVector::zeros(x.len())
-        }
-    };
-    let r = hutchinson_trace(&mut op, params.len(), probes, rng);
-    match (err, r) {
-        (Some(e), _) => Err(e),
-        (None, r) => r.map_err(|e| MlError::Data(e.to_string())),
-    }
+    let n = params.len();
+    with_hvp_operator(params, loss, |op| hutchinson_trace(op, n, probes, rng))
 }
 
 #[cfg(test)]
