@@ -5,7 +5,7 @@
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Activation, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use core_linalg::seeded_rng;
-use core_ml::models::{dense_ffn, init_seeded, LmConfig, Mlp, TransformerLm};
+use core_ml::models::{dense_ffn, init_seeded, lm_cross_entropy, LmConfig, Mlp, TransformerLm};
 use core_ml::text::{rust_book, sample_windows};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
@@ -91,11 +91,7 @@ fn lm_step(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter(|| {
                 let logits = lm.forward(&x).expect("fwd");
-                let loss = candle_nn::loss::cross_entropy(
-                    &logits.reshape((tokens, 256)).expect("r"),
-                    &y.reshape(tokens).expect("r"),
-                )
-                .expect("loss");
+                let loss = lm_cross_entropy(&logits, &y).expect("loss");
                 opt.backward_step(&loss).expect("step");
             })
         });

@@ -3,7 +3,7 @@
 
 use crate::data::{Dataset, Standardiser};
 use crate::hvp::{hessian_trace, hessian_vector_product, top_hessian_eigenvalue, FlatParams};
-use crate::models::{dense_ffn, init_seeded, LmConfig, Mlp, TransformerLm};
+use crate::models::{dense_ffn, init_seeded, lm_cross_entropy, LmConfig, Mlp, TransformerLm};
 use crate::text::{
     rust_book, sample_windows, sequential_windows, unigram_entropy_bits, ByteCorpus,
 };
@@ -204,9 +204,7 @@ pub fn digits_mlp(ctx: &RunContext) -> Result<Outcome, BoxError> {
 fn val_nll(lm: &TransformerLm, windows: &[(Tensor, Tensor)]) -> Result<f64, MlError> {
     let mut total = 0.0;
     for (x, y) in windows {
-        let logits = lm.forward(x)?;
-        let (b, t, v) = logits.dims3()?;
-        let l = candle_nn::loss::cross_entropy(&logits.reshape((b * t, v))?, &y.reshape(b * t)?)?;
+        let l = lm_cross_entropy(&lm.forward(x)?, y)?;
         total += l.to_dtype(DType::F64)?.to_scalar::<f64>()?;
     }
     Ok(total / windows.len() as f64)
@@ -246,14 +244,10 @@ pub fn byte_lm(ctx: &RunContext) -> Result<Outcome, BoxError> {
         eval_every: steps / 8,
     };
     let bar = ctx.progress(steps as u64, "core-ml byte-lm");
-    let flat = |l: &Tensor, y: &Tensor| -> candle_core::Result<Tensor> {
-        let (b, t, v) = l.dims3()?;
-        candle_nn::loss::cross_entropy(&l.reshape((b * t, v))?, &y.reshape(b * t)?)
-    };
     let h = train(
         &vm,
         &tcfg,
-        &flat,
+        &lm_cross_entropy,
         |_| {
             let (x, y) = sample_windows(corpus.train(), batch, cfg.context, &mut rng, &dev)?;
             Ok((lm.forward(&x)?, y))

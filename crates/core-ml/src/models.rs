@@ -267,6 +267,13 @@ impl TransformerLm {
     }
 }
 
+/// Mean next-token cross-entropy (nats) of LM logits `[batch, time, vocab]` against targets
+/// `[batch, time]` — a [`LossFn`](crate::train::LossFn) for [`TransformerLm`].
+pub fn lm_cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    let (b, t, v) = logits.dims3()?;
+    candle_nn::loss::cross_entropy(&logits.reshape((b * t, v))?, &targets.reshape(b * t)?)
+}
+
 /// `[t, t]` additive mask: 0 on and below the diagonal, −∞ above.
 pub fn causal_mask(t: usize, dtype: DType, device: &Device) -> Result<Tensor> {
     let m: Vec<f32> = (0..t * t)
@@ -457,14 +464,10 @@ mod attention_learns {
             lr: 1e-2,
             ..Default::default()
         };
-        let flat = |l: &Tensor, y: &Tensor| -> candle_core::Result<Tensor> {
-            let (b, t, v) = l.dims3()?;
-            candle_nn::loss::cross_entropy(&l.reshape((b * t, v))?, &y.reshape(b * t)?)
-        };
         let h = train(
             &vm,
             &tc,
-            &flat,
+            &lm_cross_entropy,
             |_| {
                 let x: Vec<u32> = (0..32 * 16)
                     .map(|_| rand::RngExt::random_range(&mut rng, 0..16u32))
