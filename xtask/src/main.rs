@@ -22,6 +22,7 @@ fn registry() -> Vec<Paper> {
     vec![
         core_ml::experiments::paper(),
         hmm_linear_filter::experiments::paper(),
+        committed_q::experiments::paper(),
     ]
 }
 

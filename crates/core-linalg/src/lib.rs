@@ -11,7 +11,8 @@
 //! - [`soft_threshold`] and [`singular_value_threshold`];
 //! - [`quantile`] with several rules, and [`conformal_quantile`] (the split-conformal "higher"
 //!   rule);
-//! - [`beta_cdf`], [`binomial_cdf`] (through `statrs`) and the [`wilson_interval`];
+//! - [`beta_cdf`], [`binomial_cdf`] (through `statrs`), the [`wilson_interval`] and a
+//!   percentile [`bootstrap_mean_ci`];
 //! - [`seeded_rng`] / [`stream_rng`] (ChaCha8: the same stream on every platform),
 //!   [`standard_normal_vector`] and [`uniform_on_sphere`].
 //!
@@ -31,6 +32,7 @@
 //! assert!((top.eigenvalue - 3.0).abs() < 1e-9);
 //! ```
 
+mod bootstrap;
 mod dist;
 mod error;
 mod logsumexp;
@@ -40,6 +42,7 @@ mod spectral;
 mod stochastic;
 mod threshold;
 
+pub use bootstrap::bootstrap_mean_ci;
 pub use dist::{beta_cdf, binomial_cdf, wilson_interval};
 pub use error::LinalgError;
 pub use logsumexp::{

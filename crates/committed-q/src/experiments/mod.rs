@@ -1,0 +1,49 @@
+//! The paper's experiments, run by `cargo xtask reproduce committed-q` (feature `experiments`).
+//!
+//! 1. [`corridor`]: the authors' corridor; fraction of runs whose greedy policy is optimal for
+//!    committed and regular Q-learning, over `k` and `T`, with the exact tools as checks.
+//! 2. [`aliased`]: random single-entrance aliased chains (the assumption holds by construction):
+//!    learned greedy policy vs the exact optimal reactive policy.
+//! 3. [`stochastic`]: a Singh–Jaakkola–Jordan-style negative control whose best reactive policy
+//!    is stochastic.
+
+mod aliased;
+mod corridor;
+mod stochastic;
+
+pub use aliased::aliased;
+pub use corridor::{corridor, log_checkpoints};
+pub use stochastic::stochastic;
+
+use repro::{Experiment, Paper};
+
+/// Boxed error type of the experiment functions.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+pub(crate) const PAPER: &str = "committed-q";
+
+/// The paper's registry entry.
+pub fn paper() -> Paper {
+    Paper {
+        name: PAPER,
+        title: "Commit to the Bit: Reactive Reinforcement Learning Done Right",
+        experiments: vec![
+            Experiment {
+                name: "corridor",
+                description: "the corridor: committed vs regular Q-learning over k and T",
+                run: corridor,
+            },
+            Experiment {
+                name: "aliased",
+                description:
+                    "random single-entrance aliased chains vs the exact optimal reactive policy",
+                run: aliased,
+            },
+            Experiment {
+                name: "stochastic",
+                description: "negative control: the best reactive policy is stochastic",
+                run: stochastic,
+            },
+        ],
+    }
+}

@@ -1,0 +1,72 @@
+//! Committed Q-learning (Eberhard, Vernade & Muehlebach, *Commit to the Bit: Reactive
+//! Reinforcement Learning Done Right*, ICML 2026): learning the optimal **reactive** policy of a
+//! finite episodic environment whose agent sees only a deterministic feature `z = φ(x)` of the
+//! state (hard state aggregation).
+//!
+//! Committed Q-learning is tabular Q-learning on features whose behaviour policy draws an
+//! ε-greedy action only at the start of an episode or when the observed feature changes, and
+//! otherwise keeps it. Regular Q-learning on features redraws every step and can settle on a
+//! self-consistent but wrong fixed point (the corridor below).
+//!
+//! - [`Environment`]: the finite episodic interface; [`TabularEnv`] explicit tables (validated,
+//!   typed errors); [`Corridor`] the paper's corridor.
+//! - [`QLearner`] with [`QLearningParams`] (builder) → [`ValidQLearningParams`]
+//!   (checked): both learners share [`q_update`], the authors' schedules ([`DecaySchedule`]) and
+//!   initialisation; only [`Behaviour`] differs.
+//! - [`exact`]: policy evaluation, the optimal reactive policy by enumeration,
+//!   `q*`-realizability, and the fixed point of the expected update under a behaviour (the
+//!   *committed fixed point*).
+//! - [`generators`]: random environments that satisfy the paper's assumption by construction,
+//!   and a counterexample whose best reactive policy is stochastic.
+//!
+//! # Example: the corridor
+//! ```
+//! use committed_q::{exact, Corridor, QLearner, QLearningParams, RIGHT};
+//! use core_linalg::seeded_rng;
+//!
+//! let env = Corridor::new(5)?;
+//! let mut rng = seeded_rng(1);
+//! let mut agent = QLearner::new(&env, QLearningParams::committed(10_000).check()?, &mut rng);
+//! agent.run(10_000, &mut rng);
+//! // Going right in both features is optimal, and committed Q-learning finds it.
+//! assert!(agent.q().strictly_prefers(&[RIGHT, RIGHT]));
+//!
+//! // The exact tools agree: (R, R) is the optimal reactive policy, with return 0.
+//! let best = exact::optimal_reactive_policy(&env.to_tabular())?;
+//! assert_eq!(best.policy, vec![RIGHT, RIGHT]);
+//! assert!(best.value.abs() < 1e-12);
+//! # Ok::<(), committed_q::CommittedQError>(())
+//! ```
+//!
+//! # Choices the paper leaves open
+//! The full text was not available; the algorithm and schedules follow the authors' code as
+//! described in the paper notes. Where that left room:
+//! - `t` counts environment steps from 0 across episodes; `α(t)` and `ε(t)` use the step being
+//!   taken, and the action drawn after an update uses the same `ε(t)`.
+//! - The very first action is uniform (the authors' initial `π = [.5, .5]`); every later draw is
+//!   ε-greedy on the current `Q` (the first maximiser on ties).
+//! - Policies are compared by their exact value where ties are possible; the corridor metric is
+//!   the authors' strict comparison (a tie is not optimal).
+//! - The committed fixed point is computed for the ε-greedy behaviour around a given policy
+//!   ([`exact::behaviour_fixed_point`]); in single-entrance environments (the corridor and
+//!   [`generators::aliased_chains`]) it does not depend on ε.
+
+pub mod agent;
+mod corridor;
+mod env;
+mod error;
+pub mod exact;
+pub mod generators;
+mod tabular;
+
+#[cfg(feature = "experiments")]
+pub mod experiments;
+
+pub use agent::{
+    q_update, Behaviour, DecaySchedule, QLearner, QLearningParams, QTable, StepRecord,
+    ValidQLearningParams,
+};
+pub use corridor::{Corridor, LEFT, RIGHT};
+pub use env::{Environment, Transition};
+pub use error::{CommittedQError, Result};
+pub use tabular::{Branch, TabularEnv};

@@ -1,0 +1,200 @@
+use crate::{CommittedQError, Environment, Result, Transition};
+use core_linalg::{check_probability_vector, STOCHASTIC_TOL};
+use rand::{Rng, RngExt};
+
+/// One possible result of taking an action: where it leads, with what probability and reward.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Branch {
+    /// The next state, or `None` for the end of the episode.
+    pub next: Option<usize>,
+    /// Its probability.
+    pub prob: f64,
+    /// The reward received on this branch.
+    pub reward: f64,
+}
+
+impl Branch {
+    /// A branch to `next` (or to the end of the episode).
+    pub fn new(next: Option<usize>, prob: f64, reward: f64) -> Self {
+        Self { next, prob, reward }
+    }
+}
+
+/// A finite episodic MDP given by explicit tables, with a feature map: the form every exact tool
+/// of this crate ([`crate::exact`]) works on.
+///
+/// Validated on construction: every feature below `n_features`, the initial distribution and
+/// every `(state, action)` branch list a probability vector (tolerance
+/// [`core_linalg::STOCHASTIC_TOL`] = 1e-9 on the sum), next states in range, rewards finite.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TabularEnv {
+    features: Vec<usize>,
+    n_features: usize,
+    n_actions: usize,
+    initial: Vec<f64>,
+    branches: Vec<Vec<Branch>>,
+    initial_cum: Vec<f64>,
+    cum: Vec<Vec<f64>>,
+}
+
+fn cumulative(p: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut acc = 0.0;
+    p.map(|x| {
+        acc += x;
+        acc
+    })
+    .collect()
+}
+
+fn pick(cum: &[f64], u: f64) -> usize {
+    let total = cum.last().copied().unwrap_or(1.0);
+    cum.partition_point(|&c| c <= u * total).min(cum.len() - 1)
+}
+
+impl TabularEnv {
+    /// Builds an environment.
+    ///
+    /// - `features[x]`: the feature of state `x` (below `n_features`);
+    /// - `initial[x]`: the start distribution;
+    /// - `branches[x * n_actions + u]`: what action `u` does in state `x`.
+    pub fn new(
+        features: Vec<usize>,
+        n_features: usize,
+        n_actions: usize,
+        initial: Vec<f64>,
+        branches: Vec<Vec<Branch>>,
+    ) -> Result<Self> {
+        let n = features.len();
+        if n == 0 {
+            return Err(CommittedQError::Empty { what: "state set" });
+        }
+        if n_actions == 0 {
+            return Err(CommittedQError::Empty { what: "action set" });
+        }
+        if let Some((state, &feature)) = features.iter().enumerate().find(|(_, &z)| z >= n_features)
+        {
+            return Err(CommittedQError::FeatureOutOfRange {
+                state,
+                feature,
+                n_features,
+            });
+        }
+        if initial.len() != n {
+            return Err(CommittedQError::Shape {
+                what: "initial distribution length vs number of states",
+                expected: n,
+                got: initial.len(),
+            });
+        }
+        check_probability_vector(&initial, STOCHASTIC_TOL).map_err(|source| {
+            CommittedQError::Probability {
+                what: "initial distribution".into(),
+                source,
+            }
+        })?;
+        if branches.len() != n * n_actions {
+            return Err(CommittedQError::Shape {
+                what: "branch lists vs states × actions",
+                expected: n * n_actions,
+                got: branches.len(),
+            });
+        }
+        for (i, list) in branches.iter().enumerate() {
+            let (state, action) = (i / n_actions, i % n_actions);
+            let probs: Vec<f64> = list.iter().map(|b| b.prob).collect();
+            check_probability_vector(&probs, STOCHASTIC_TOL).map_err(|source| {
+                CommittedQError::Probability {
+                    what: format!("transition of state {state}, action {action}"),
+                    source,
+                }
+            })?;
+            for b in list {
+                if let Some(next) = b.next.filter(|&x| x >= n) {
+                    return Err(CommittedQError::StateOutOfRange {
+                        state,
+                        action,
+                        next,
+                        n_states: n,
+                    });
+                }
+                if !b.reward.is_finite() {
+                    return Err(CommittedQError::NonFinite {
+                        what: format!("reward of state {state}, action {action}"),
+                        value: b.reward,
+                    });
+                }
+            }
+        }
+        let initial_cum = cumulative(initial.iter().copied());
+        let cum = branches
+            .iter()
+            .map(|l| cumulative(l.iter().map(|b| b.prob)))
+            .collect();
+        Ok(Self {
+            features,
+            n_features,
+            n_actions,
+            initial,
+            branches,
+            initial_cum,
+            cum,
+        })
+    }
+
+    /// The feature of every state.
+    pub fn features(&self) -> &[usize] {
+        &self.features
+    }
+
+    /// The start distribution.
+    pub fn initial(&self) -> &[f64] {
+        &self.initial
+    }
+
+    /// What `action` does in `state`.
+    ///
+    /// # Panics
+    /// If `state` or `action` is out of range.
+    pub fn branches(&self, state: usize, action: usize) -> &[Branch] {
+        &self.branches[state * self.n_actions + action]
+    }
+
+    /// The expected reward `r̄(x, u)` of taking `action` in `state`.
+    pub fn expected_reward(&self, state: usize, action: usize) -> f64 {
+        self.branches(state, action)
+            .iter()
+            .map(|b| b.prob * b.reward)
+            .sum()
+    }
+
+    /// The states whose feature is `feature`.
+    pub fn states_of(&self, feature: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.features.len()).filter(move |&x| self.features[x] == feature)
+    }
+}
+
+impl Environment for TabularEnv {
+    fn n_states(&self) -> usize {
+        self.features.len()
+    }
+    fn n_features(&self) -> usize {
+        self.n_features
+    }
+    fn n_actions(&self) -> usize {
+        self.n_actions
+    }
+    fn feature(&self, state: usize) -> usize {
+        self.features[state]
+    }
+    fn reset<R: Rng + ?Sized>(&self, rng: &mut R) -> usize {
+        pick(&self.initial_cum, rng.random::<f64>())
+    }
+    fn step<R: Rng + ?Sized>(&self, state: usize, action: usize, rng: &mut R) -> Transition {
+        let i = state * self.n_actions + action;
+        let b = self.branches[i][pick(&self.cum[i], rng.random::<f64>())];
+        Transition {
+            reward: b.reward,
+            next: b.next,
+        }
+    }
+}
