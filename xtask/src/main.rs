@@ -23,6 +23,7 @@ fn registry() -> Vec<Paper> {
         core_ml::experiments::paper(),
         hmm_linear_filter::experiments::paper(),
         committed_q::experiments::paper(),
+        conformal::experiments::paper(),
     ]
 }
 

@@ -11,7 +11,8 @@
 //! - [`soft_threshold`] and [`singular_value_threshold`];
 //! - [`quantile`] with several rules, and [`conformal_quantile`] (the split-conformal "higher"
 //!   rule);
-//! - [`beta_cdf`], [`binomial_cdf`] (through `statrs`), the [`wilson_interval`] and a
+//! - [`beta_cdf`], [`beta_quantile`], [`binomial_cdf`] (through `statrs`), the Beta-binomial
+//!   [`beta_binomial_pmf`] / [`beta_binomial_cdf`], [`kolmogorov_pvalue`], the [`wilson_interval`] and a
 //!   percentile [`bootstrap_mean_ci`];
 //! - [`seeded_rng`] / [`stream_rng`] (ChaCha8: the same stream on every platform),
 //!   [`standard_normal_vector`] and [`uniform_on_sphere`].
@@ -43,12 +44,15 @@ mod stochastic;
 mod threshold;
 
 pub use bootstrap::bootstrap_mean_ci;
-pub use dist::{beta_cdf, binomial_cdf, wilson_interval};
+pub use dist::{
+    beta_binomial_cdf, beta_binomial_pmf, beta_cdf, beta_pdf, beta_quantile, binomial_cdf,
+    kolmogorov_pvalue, wilson_interval,
+};
 pub use error::LinalgError;
 pub use logsumexp::{
     log_softmax, logsumexp, logsumexp_rows, softmax, softmax_in_place, softmax_rows,
 };
-pub use quantile::{conformal_quantile, quantile, QuantileRule};
+pub use quantile::{conformal_quantile, conformal_rank, kth_smallest, quantile, QuantileRule};
 pub use rng::{seeded_rng, standard_normal_vector, stream_rng, uniform_on_sphere, Rng};
 pub use spectral::{
     hutchinson_trace, power_iteration, PowerIterationParams, PowerIterationResult, TraceEstimate,

@@ -54,20 +54,54 @@ pub fn conformal_quantile(scores: &[f64], alpha: f64) -> Result<f64, LinalgError
             reason: "miscoverage level must lie in (0, 1)",
         });
     }
-    let n = scores.len();
-    // Guard the ceiling against (n+1)(1-α) landing a hair above an integer through rounding.
-    let k = (((n + 1) as f64) * (1.0 - alpha) - 1e-12).ceil() as usize;
-    if k > n {
+    let k = conformal_rank(scores.len(), alpha);
+    if k > scores.len() {
         return Ok(f64::INFINITY);
     }
-    let mut x = scores.to_vec();
-    x.sort_by(f64::total_cmp);
-    Ok(x[k.max(1) - 1])
+    kth_smallest(scores, k)
+}
+
+/// The split-conformal rank `k = ⌈(n + 1)(1 − α)⌉` for `n` calibration scores (it may exceed
+/// `n`, which means no finite threshold gives the guarantee). The ceiling is guarded against
+/// `(n + 1)(1 − α)` landing a hair above an integer through rounding.
+pub fn conformal_rank(n: usize, alpha: f64) -> usize {
+    ((((n + 1) as f64) * (1.0 - alpha) - 1e-12).ceil().max(1.0)) as usize
+}
+
+/// The `k`-th smallest value (1-based) of `data`, in expected linear time (selection, no full
+/// sort). Errors on empty or non-finite data and on `k ∉ 1..=n`.
+pub fn kth_smallest(data: &[f64], k: usize) -> Result<f64, LinalgError> {
+    check_finite("order statistic data", data)?;
+    if k == 0 || k > data.len() {
+        return Err(LinalgError::Parameter {
+            name: "k",
+            value: k as f64,
+            reason: "the rank must lie in 1..=n",
+        });
+    }
+    let mut x = data.to_vec();
+    let (_, v, _) = x.select_nth_unstable_by(k - 1, f64::total_cmp);
+    Ok(*v)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranks_and_order_statistics() {
+        assert_eq!(conformal_rank(9, 0.1), 9);
+        assert_eq!(conformal_rank(8, 0.1), 9);
+        assert_eq!(conformal_rank(19, 0.05), 19);
+        assert_eq!(conformal_rank(99, 0.01), 99);
+        assert_eq!(conformal_rank(100, 0.1), 91);
+        let d: Vec<f64> = (0..101).map(|i| ((i * 37) % 101) as f64).collect();
+        for k in [1, 17, 51, 101] {
+            assert_eq!(kth_smallest(&d, k).unwrap(), (k - 1) as f64);
+        }
+        assert!(kth_smallest(&d, 0).is_err() && kth_smallest(&d, 102).is_err());
+        assert!(kth_smallest(&[], 1).is_err());
+    }
 
     #[test]
     fn rules_match_numpy_values() {

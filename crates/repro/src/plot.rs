@@ -40,6 +40,17 @@ pub enum PlotKind {
         /// Number of bins.
         bins: usize,
     },
+    /// Histograms of each `samples` series normalised to densities (count / (N · bin width)),
+    /// with the `densities` series (x, density) drawn on top as lines: an empirical
+    /// distribution against its theoretical law.
+    HistogramDensity {
+        /// The samples (their `y`), one histogram each.
+        samples: Vec<Series>,
+        /// Reference densities as (x, y) lines.
+        densities: Vec<Series>,
+        /// Number of bins.
+        bins: usize,
+    },
     /// A matrix of values as coloured cells (row 0 at the top).
     Heatmap {
         /// Row labels.
@@ -190,53 +201,14 @@ pub fn render_svg(plot: &Plot) -> Result<String, ReproError> {
                     .map_err(|e| err(&e))?;
             }
             PlotKind::Histogram { series, bins } => {
-                let bins = (*bins).max(1);
-                let (lo, hi) = range(series.iter().flat_map(|s| s.y.iter().copied()));
-                let w = (hi - lo) / bins as f64;
-                let counts: Vec<Vec<f64>> = series
-                    .iter()
-                    .map(|s| {
-                        let mut c = vec![0.0; bins];
-                        for &y in s.y.iter().filter(|y| y.is_finite()) {
-                            let b = (((y - lo) / w) as usize).min(bins - 1);
-                            c[b] += 1.0;
-                        }
-                        c
-                    })
-                    .collect();
-                let ymax = counts.iter().flatten().copied().fold(1.0, f64::max);
-                let mut chart = ChartBuilder::on(&root)
-                    .caption(&plot.title, ("sans-serif", 20))
-                    .margin(12)
-                    .x_label_area_size(42)
-                    .y_label_area_size(64)
-                    .build_cartesian_2d(lo..hi, 0.0..ymax * 1.05)
-                    .map_err(|e| err(&e))?;
-                chart
-                    .configure_mesh()
-                    .x_desc(&plot.x_label)
-                    .y_desc("count")
-                    .draw()
-                    .map_err(|e| err(&e))?;
-                for (i, (s, c)) in series.iter().zip(&counts).enumerate() {
-                    let col = palette(i);
-                    chart
-                        .draw_series(c.iter().enumerate().map(|(b, &n)| {
-                            let x0 = lo + b as f64 * w;
-                            Rectangle::new([(x0, 0.0), (x0 + w, n)], col.mix(0.45).filled())
-                        }))
-                        .map_err(|e| err(&e))?
-                        .label(s.name.clone())
-                        .legend(move |(x, y)| {
-                            Rectangle::new([(x, y - 5), (x + 12, y + 5)], col.filled())
-                        });
-                }
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK)
-                    .draw()
-                    .map_err(|e| err(&e))?;
+                draw_histogram(&root, plot, series, &[], *bins).map_err(|e| err(&e))?;
+            }
+            PlotKind::HistogramDensity {
+                samples,
+                densities,
+                bins,
+            } => {
+                draw_histogram(&root, plot, samples, densities, *bins).map_err(|e| err(&e))?;
             }
             PlotKind::Heatmap { rows, cols, values } => {
                 let (nr, nc) = (rows.len().max(1), cols.len().max(1));
@@ -293,6 +265,97 @@ pub fn render_svg(plot: &Plot) -> Result<String, ReproError> {
     Ok(svg)
 }
 
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
+/// Histograms over shared bins; with `densities` (possibly empty in density mode) the bars are
+/// normalised to densities and the reference lines drawn on top.
+fn draw_histogram(
+    root: &Area<'_>,
+    plot: &Plot,
+    series: &[Series],
+    densities: &[Series],
+    bins: usize,
+) -> Result<(), String> {
+    let density = matches!(plot.kind, PlotKind::HistogramDensity { .. });
+    let bins = bins.max(1);
+    let (lo, hi) = range(
+        series
+            .iter()
+            .flat_map(|s| s.y.iter().copied())
+            .chain(densities.iter().flat_map(|s| s.x.iter().copied())),
+    );
+    let w = (hi - lo) / bins as f64;
+    let counts: Vec<Vec<f64>> = series
+        .iter()
+        .map(|s| {
+            let mut c = vec![0.0; bins];
+            let finite: Vec<f64> = s.y.iter().copied().filter(|y| y.is_finite()).collect();
+            for &y in &finite {
+                let b = (((y - lo) / w) as usize).min(bins - 1);
+                c[b] += 1.0;
+            }
+            if density && !finite.is_empty() {
+                c.iter_mut().for_each(|v| *v /= finite.len() as f64 * w);
+            }
+            c
+        })
+        .collect();
+    let ymax = counts
+        .iter()
+        .flatten()
+        .copied()
+        .chain(densities.iter().flat_map(|s| s.y.iter().copied()))
+        .filter(|v| v.is_finite())
+        .fold(if density { 0.0 } else { 1.0 }, f64::max)
+        .max(1e-12);
+    let e = |x: &dyn std::fmt::Display| x.to_string();
+    let mut chart = ChartBuilder::on(root)
+        .caption(&plot.title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(64)
+        .build_cartesian_2d(lo..hi, 0.0..ymax * 1.05)
+        .map_err(|x| e(&x))?;
+    chart
+        .configure_mesh()
+        .x_desc(&plot.x_label)
+        .y_desc(if density { "density" } else { "count" })
+        .draw()
+        .map_err(|x| e(&x))?;
+    for (i, (s, c)) in series.iter().zip(&counts).enumerate() {
+        let col = palette(i);
+        chart
+            .draw_series(c.iter().enumerate().map(|(b, &n)| {
+                let x0 = lo + b as f64 * w;
+                Rectangle::new([(x0, 0.0), (x0 + w, n)], col.mix(0.45).filled())
+            }))
+            .map_err(|x| e(&x))?
+            .label(s.name.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], col.filled()));
+    }
+    for (i, s) in densities.iter().enumerate() {
+        let col = palette(series.len() + i);
+        let pts: Vec<(f64, f64)> =
+            s.x.iter()
+                .zip(&s.y)
+                .map(|(&x, &y)| (x, y))
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .collect();
+        chart
+            .draw_series(LineSeries::new(pts, col.stroke_width(2)))
+            .map_err(|x| e(&x))?
+            .label(s.name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|x| e(&x))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,6 +390,20 @@ mod tests {
         let svg = render_svg(&h).unwrap();
         // 2 series x 4 bins of bars, plus legend swatches.
         assert!(count(&svg, "<rect") >= 8);
+        let d = Plot::new(
+            "d",
+            "Density",
+            "value",
+            "density",
+            PlotKind::HistogramDensity {
+                samples: vec![Series::new("samples", vec![], vec![0.1, 0.2, 0.2, 0.3])],
+                densities: vec![Series::new("law", vec![0.1, 0.2, 0.3], vec![2.0, 5.0, 2.0])],
+                bins: 3,
+            },
+        );
+        let svg = render_svg(&d).unwrap();
+        assert!(svg.contains("law") && svg.contains("samples") && svg.contains("density"));
+        assert!(count(&svg, "<rect") >= 3);
         let m = Plot::new(
             "m",
             "Heat",

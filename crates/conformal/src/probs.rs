@@ -1,0 +1,140 @@
+//! Validated class-probability matrices.
+
+use crate::{ConformalError, Result};
+use core_linalg::{check_probability_vector, softmax_in_place};
+
+/// Tolerance on each row's sum: `1e-6`, loose enough for softmax outputs computed in `f32`.
+pub const ROW_SUM_TOL: f64 = 1e-6;
+
+/// A validated matrix of class probabilities: `n` rows (samples) × `k` columns (classes),
+/// row-major, every row finite, non-negative and summing to 1 within [`ROW_SUM_TOL`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probabilities {
+    n_classes: usize,
+    data: Vec<f64>,
+}
+
+impl Probabilities {
+    /// From a flat row-major buffer of `n · n_classes` values.
+    pub fn from_flat(data: Vec<f64>, n_classes: usize) -> Result<Self> {
+        if n_classes == 0 {
+            return Err(ConformalError::Empty { what: "class set" });
+        }
+        if data.is_empty() {
+            return Err(ConformalError::Empty {
+                what: "probability matrix",
+            });
+        }
+        if !data.len().is_multiple_of(n_classes) {
+            return Err(ConformalError::Shape {
+                what: "probability buffer length vs a multiple of the number of classes",
+                expected: (data.len() / n_classes + 1) * n_classes,
+                got: data.len(),
+            });
+        }
+        for (row, r) in data.chunks_exact(n_classes).enumerate() {
+            check_probability_vector(r, ROW_SUM_TOL)
+                .map_err(|source| ConformalError::Probabilities { row, source })?;
+        }
+        Ok(Self { n_classes, data })
+    }
+
+    /// From rows; errors on ragged rows.
+    pub fn from_rows(rows: &[Vec<f64>]) -> Result<Self> {
+        let k = rows.first().map_or(0, Vec::len);
+        let mut data = Vec::with_capacity(rows.len() * k);
+        for r in rows {
+            if r.len() != k {
+                return Err(ConformalError::Shape {
+                    what: "probability row length",
+                    expected: k,
+                    got: r.len(),
+                });
+            }
+            data.extend_from_slice(r);
+        }
+        Self::from_flat(data, k)
+    }
+
+    /// The softmax of each row of a flat row-major buffer of logits (stable, log-sum-exp).
+    pub fn from_logits(mut logits: Vec<f64>, n_classes: usize) -> Result<Self> {
+        if n_classes == 0 {
+            return Err(ConformalError::Empty { what: "class set" });
+        }
+        for (row, r) in logits.chunks_exact_mut(n_classes).enumerate() {
+            if let Some(&value) = r.iter().find(|v| !v.is_finite()) {
+                return Err(ConformalError::NonFinite {
+                    what: "logits",
+                    row,
+                    value,
+                });
+            }
+            softmax_in_place(r);
+        }
+        Self::from_flat(logits, n_classes)
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.data.len() / self.n_classes
+    }
+
+    /// Whether there are no rows (never true for a constructed value).
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// Number of classes.
+    pub fn n_classes(&self) -> usize {
+        self.n_classes
+    }
+
+    /// Row `i`.
+    #[inline]
+    pub fn row(&self, i: usize) -> &[f64] {
+        &self.data[i * self.n_classes..(i + 1) * self.n_classes]
+    }
+
+    /// The rows listed in `idx`, in that order.
+    ///
+    /// # Panics
+    /// If an index is out of range.
+    pub fn select(&self, idx: &[usize]) -> Self {
+        let mut data = Vec::with_capacity(idx.len() * self.n_classes);
+        for &i in idx {
+            data.extend_from_slice(self.row(i));
+        }
+        Self {
+            n_classes: self.n_classes,
+            data,
+        }
+    }
+
+    /// The row-major buffer.
+    pub fn as_flat(&self) -> &[f64] {
+        &self.data
+    }
+}
+
+/// Checks labels against a probability matrix: same length, each below the class count.
+pub(crate) fn check_labels(probs: &Probabilities, labels: &[usize]) -> Result<()> {
+    if labels.len() != probs.len() {
+        return Err(ConformalError::Shape {
+            what: "labels vs probability rows",
+            expected: probs.len(),
+            got: labels.len(),
+        });
+    }
+    if let Some((row, &label)) = labels
+        .iter()
+        .enumerate()
+        .find(|(_, &y)| y >= probs.n_classes())
+    {
+        return Err(ConformalError::Label {
+            row,
+            label,
+            n_classes: probs.n_classes(),
+        });
+    }
+    Ok(())
+}

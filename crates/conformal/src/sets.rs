@@ -1,0 +1,69 @@
+/// Prediction sets for many rows, stored as bit sets (one bit per class).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PredictionSets {
+    n_classes: usize,
+    words: usize,
+    bits: Vec<u64>,
+}
+
+impl PredictionSets {
+    /// `n` empty sets over `n_classes` classes.
+    pub fn empty(n: usize, n_classes: usize) -> Self {
+        let words = n_classes.div_ceil(64).max(1);
+        Self {
+            n_classes,
+            words,
+            bits: vec![0; n * words],
+        }
+    }
+
+    pub(crate) fn words(&self) -> usize {
+        self.words
+    }
+
+    pub(crate) fn bits_mut(&mut self) -> &mut [u64] {
+        &mut self.bits
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.bits.len() / self.words
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.bits.is_empty()
+    }
+
+    /// Number of classes.
+    pub fn n_classes(&self) -> usize {
+        self.n_classes
+    }
+
+    /// Adds class `y` to set `i`.
+    pub fn insert(&mut self, i: usize, y: usize) {
+        self.bits[i * self.words + y / 64] |= 1 << (y % 64);
+    }
+
+    /// Whether set `i` contains class `y`.
+    #[inline]
+    pub fn contains(&self, i: usize, y: usize) -> bool {
+        y < self.n_classes && self.bits[i * self.words + y / 64] >> (y % 64) & 1 == 1
+    }
+
+    /// The size of set `i`.
+    #[inline]
+    pub fn size(&self, i: usize) -> usize {
+        self.bits[i * self.words..(i + 1) * self.words]
+            .iter()
+            .map(|w| w.count_ones() as usize)
+            .sum()
+    }
+
+    /// The classes in set `i`, ascending.
+    pub fn classes(&self, i: usize) -> Vec<usize> {
+        (0..self.n_classes)
+            .filter(|&y| self.contains(i, y))
+            .collect()
+    }
+}

@@ -1,0 +1,275 @@
+//! Scores against their definitions computed by hand, thresholds and sets against brute force,
+//! and coverage ≥ 1 − α on average for every score.
+
+use conformal::{
+    evaluate, ConformalClassifier, ConformalParams, ConformalRegressor, Probabilities, Rank, Score,
+};
+use core_linalg::{seeded_rng, stream_rng};
+use rand::RngExt;
+
+fn close(a: &[f64], b: &[f64]) -> bool {
+    a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12)
+}
+
+#[test]
+fn scores_match_hand_computed_values() {
+    // Classes 0, 1, 2 already in decreasing order of probability.
+    let p = [0.5, 0.3, 0.2];
+    let mut order = Vec::new();
+    let mut out = [0.0; 3];
+    let mut s = |score: Score, u: f64| {
+        score.label_scores(&p, u, &mut order, &mut out);
+        out
+    };
+    assert!(close(&s(Score::Lac, 0.5), &[0.5, 0.7, 0.8]));
+    assert!(close(
+        &s(Score::Aps { randomized: false }, 0.5),
+        &[0.5, 0.8, 1.0]
+    ));
+    assert!(close(
+        &s(Score::Aps { randomized: true }, 0.5),
+        &[0.25, 0.65, 0.9]
+    ));
+    let raps = Score::Raps {
+        lambda: 0.1,
+        k_reg: 1,
+        randomized: false,
+    };
+    assert!(close(&s(raps, 0.5), &[0.5, 0.9, 1.2]));
+    assert!(close(&s(Score::TopK, 0.5), &[1.0, 2.0, 3.0]));
+    let saps = Score::Saps {
+        lambda: 0.2,
+        randomized: true,
+    };
+    assert!(close(&s(saps, 0.5), &[0.25, 0.6, 0.8]));
+    assert!(close(&s(Score::Margin, 0.5), &[-0.2, 0.2, 0.3]));
+    // Permuted classes permute the scores.
+    let q = [0.2, 0.5, 0.3];
+    Score::Aps { randomized: false }.label_scores(&q, 0.5, &mut order, &mut out);
+    assert!(close(&out, &[1.0, 0.5, 0.8]));
+}
+
+fn random_probs(n: usize, k: usize, seed: u64) -> (Probabilities, Vec<usize>) {
+    let mut rng = seeded_rng(seed);
+    let mut rows = Vec::with_capacity(n);
+    let mut labels = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut r: Vec<f64> = (0..k).map(|_| rng.random::<f64>().powi(3)).collect();
+        let s: f64 = r.iter().sum();
+        r.iter_mut().for_each(|v| *v /= s);
+        // Labels drawn from the probabilities themselves: a calibrated model.
+        let u: f64 = rng.random();
+        let mut acc = 0.0;
+        let y = r.iter().position(|&v| {
+            acc += v;
+            u < acc
+        });
+        labels.push(y.unwrap_or(k - 1));
+        rows.push(r);
+    }
+    (Probabilities::from_rows(&rows).unwrap(), labels)
+}
+
+#[test]
+fn threshold_and_sets_match_brute_force() {
+    let (probs, labels) = random_probs(57, 4, 1);
+    let score = Score::Aps { randomized: false };
+    let params = ConformalParams::new(score, 0.1).check().unwrap();
+    let clf = ConformalClassifier::calibrate(&params, &probs, &labels, 0).unwrap();
+    let mut order = Vec::new();
+    let mut out = [0.0; 4];
+    let mut cal: Vec<f64> = (0..probs.len())
+        .map(|i| {
+            score.label_scores(probs.row(i), 1.0, &mut order, &mut out);
+            out[labels[i]]
+        })
+        .collect();
+    cal.sort_by(f64::total_cmp);
+    // k = ⌈58 · 0.9⌉ = 53.
+    assert_eq!(clf.thresholds(), &[cal[52]]);
+    let (test, _) = random_probs(200, 4, 2);
+    let sets = clf.predict(&test, 9).unwrap();
+    for i in 0..test.len() {
+        score.label_scores(test.row(i), 1.0, &mut order, &mut out);
+        let want: Vec<usize> = (0..4).filter(|&y| out[y] <= cal[52]).collect();
+        assert_eq!(sets.classes(i), want);
+    }
+}
+
+#[test]
+fn too_few_calibration_points_give_full_sets() {
+    let (probs, labels) = random_probs(8, 3, 3);
+    let params = ConformalParams::new(Score::Lac, 0.1).check().unwrap();
+    let clf = ConformalClassifier::calibrate(&params, &probs, &labels, 0).unwrap();
+    assert_eq!(clf.thresholds(), &[f64::INFINITY]);
+    let sets = clf.predict(&probs, 0).unwrap();
+    assert!((0..sets.len()).all(|i| sets.size(i) == 3));
+}
+
+#[test]
+fn mondrian_thresholds_are_per_class_quantiles() {
+    let (probs, labels) = random_probs(300, 3, 4);
+    let params = ConformalParams::new(Score::Lac, 0.2)
+        .mondrian(true)
+        .check()
+        .unwrap();
+    let clf = ConformalClassifier::calibrate(&params, &probs, &labels, 0).unwrap();
+    for y in 0..3 {
+        let s: Vec<f64> = (0..probs.len())
+            .filter(|&i| labels[i] == y)
+            .map(|i| 1.0 - probs.row(i)[y])
+            .collect();
+        assert_eq!(
+            clf.thresholds()[y],
+            core_linalg::conformal_quantile(&s, 0.2).unwrap()
+        );
+    }
+    let sets = clf.predict(&probs, 1).unwrap();
+    for i in 0..probs.len() {
+        for y in 0..3 {
+            assert_eq!(
+                sets.contains(i, y),
+                1.0 - probs.row(i)[y] <= clf.thresholds()[y]
+            );
+        }
+    }
+}
+
+/// Mean coverage over many calibration/test draws from a calibrated model.
+fn mean_coverage(params: ConformalParams, n: usize, trials: u64) -> (f64, f64) {
+    let valid = params.check().unwrap();
+    let covs: Vec<f64> = (0..trials)
+        .map(|t| {
+            let (cal, yc) = random_probs(n, 5, 1000 + 2 * t);
+            let (test, yt) = random_probs(400, 5, 1001 + 2 * t);
+            let clf = ConformalClassifier::calibrate(&valid, &cal, &yc, t).unwrap();
+            let sets = clf.predict(&test, t + 7).unwrap();
+            evaluate(&sets, &yt, params.alpha).unwrap().coverage
+        })
+        .collect();
+    let m = covs.iter().sum::<f64>() / covs.len() as f64;
+    let sd = (covs.iter().map(|c| (c - m).powi(2)).sum::<f64>() / (covs.len() - 1) as f64).sqrt();
+    (m, sd / (covs.len() as f64).sqrt())
+}
+
+#[test]
+fn coverage_is_at_least_one_minus_alpha_on_average_for_every_score() {
+    let alpha = 0.1;
+    let n = 49; // (n + 1)(1 − α) = 45 exactly: mean coverage 45/50 = 0.9 for continuous scores.
+    for score in [
+        Score::Lac,
+        Score::Aps { randomized: true },
+        Score::Aps { randomized: false },
+        Score::Raps {
+            lambda: 0.05,
+            k_reg: 2,
+            randomized: true,
+        },
+        Score::Saps {
+            lambda: 0.1,
+            randomized: true,
+        },
+        Score::Margin,
+        Score::TopK,
+    ] {
+        let (m, se) = mean_coverage(ConformalParams::new(score, alpha), n, 300);
+        assert!(m >= 1.0 - alpha - 4.0 * se, "{score:?}: {m} ± {se}");
+        if score != Score::TopK {
+            // No ties: coverage also at most 1 − α + 1/(n + 1).
+            assert!(
+                m <= 1.0 - alpha + 1.0 / (n as f64 + 1.0) + 4.0 * se,
+                "{score:?}: {m}"
+            );
+        }
+    }
+    // The PAC rank is more conservative.
+    let (pac, se) = mean_coverage(
+        ConformalParams::new(Score::Lac, alpha).rank(Rank::Pac { delta: 0.1 }),
+        200,
+        100,
+    );
+    assert!(pac > 0.92 - 4.0 * se, "{pac}");
+}
+
+#[test]
+fn sets_do_not_depend_on_the_thread_count() {
+    let (probs, labels) = random_probs(3000, 6, 5);
+    let params = ConformalParams::new(Score::Aps { randomized: true }, 0.1)
+        .jitter(1e-9)
+        .check()
+        .unwrap();
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| {
+                let clf = ConformalClassifier::calibrate(&params, &probs, &labels, 3).unwrap();
+                (clf.thresholds().to_vec(), clf.predict(&probs, 4).unwrap())
+            })
+    };
+    assert_eq!(run(1), run(3));
+}
+
+#[test]
+fn metrics_against_hand_counts() {
+    let probs = Probabilities::from_rows(&[
+        vec![0.6, 0.3, 0.1],
+        vec![0.2, 0.5, 0.3],
+        vec![0.1, 0.1, 0.8],
+        vec![0.4, 0.35, 0.25],
+    ])
+    .unwrap();
+    let mut sets = conformal::PredictionSets::empty(4, 3);
+    sets.insert(0, 0); // {0}, label 0: covered, singleton
+    sets.insert(1, 0);
+    sets.insert(1, 2); // {0, 2}, label 1: missed
+                       // row 2: {} label 2: missed, empty
+    sets.insert(3, 0);
+    sets.insert(3, 1);
+    sets.insert(3, 2); // full, label 1: covered
+    let _ = probs;
+    let m = evaluate(&sets, &[0, 1, 2, 1], 0.1).unwrap();
+    assert_eq!(m.coverage, 0.5);
+    assert_eq!(m.mean_size, 1.5);
+    assert_eq!((m.singleton_rate, m.empty_rate), (0.25, 0.25));
+    assert_eq!(m.class_coverage, vec![Some(1.0), Some(0.5), Some(0.0)]);
+    assert!((m.class_coverage_gap - (0.1 + 0.4 + 0.9) / 3.0).abs() < 1e-12);
+    assert_eq!(
+        m.size_stratified,
+        vec![(0, 1, 0.0), (1, 1, 1.0), (2, 1, 0.0), (3, 1, 1.0)]
+    );
+    assert!((m.size_stratified_violation - 0.9).abs() < 1e-12);
+}
+
+#[test]
+fn regression_intervals_cover_on_average() {
+    let alpha = 0.2;
+    let n = 99;
+    let mut covs = Vec::new();
+    for t in 0..300 {
+        let mut rng = stream_rng(8, t);
+        let mut draw = |m: usize| -> (Vec<f64>, Vec<f64>) {
+            let x: Vec<f64> = (0..m).map(|_| rng.random::<f64>()).collect();
+            let noise: Vec<f64> = (0..m).map(|_| rng.random::<f64>() - 0.5).collect();
+            let pred = x.iter().map(|x| 2.0 * x).collect();
+            let y = x
+                .iter()
+                .zip(&noise)
+                .map(|(x, e)| 2.0 * x + e * (1.0 + x))
+                .collect();
+            (pred, y)
+        };
+        let (pc, yc) = draw(n);
+        let reg = ConformalRegressor::calibrate(&pc, &yc, alpha).unwrap();
+        // The threshold is the 80th smallest residual.
+        let mut r: Vec<f64> = pc.iter().zip(&yc).map(|(p, y)| (y - p).abs()).collect();
+        r.sort_by(f64::total_cmp);
+        assert_eq!(reg.half_width(), r[79]);
+        let (pt, yt) = draw(500);
+        covs.push(conformal::interval_coverage(&reg.intervals(&pt).unwrap(), &yt).unwrap());
+    }
+    let m = covs.iter().sum::<f64>() / covs.len() as f64;
+    // Mean coverage 80/100 exactly for continuous residuals; 4 standard errors ≈ 0.01.
+    assert!((0.79..=0.82).contains(&m), "{m}");
+}
