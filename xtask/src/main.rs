@@ -24,6 +24,7 @@ fn registry() -> Vec<Paper> {
         hmm_linear_filter::experiments::paper(),
         committed_q::experiments::paper(),
         conformal::experiments::paper(),
+        penex::experiments::paper(),
     ]
 }
 

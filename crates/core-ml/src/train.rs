@@ -9,7 +9,7 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap, SGD};
 
 /// A loss as a value: logits and targets to a scalar tensor (e.g.
 /// `candle_nn::loss::cross_entropy`, or a paper's own loss).
-pub type LossFn = dyn Fn(&Tensor, &Tensor) -> candle_core::Result<Tensor>;
+pub type LossFn<'a> = dyn Fn(&Tensor, &Tensor) -> candle_core::Result<Tensor> + 'a;
 
 /// Which optimiser.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -240,7 +240,7 @@ pub struct History {
 pub fn train(
     varmap: &VarMap,
     cfg: &TrainConfig,
-    loss: &LossFn,
+    loss: &LossFn<'_>,
     mut batch: impl FnMut(usize) -> Result<(Tensor, Tensor)>,
     mut eval: impl FnMut(usize) -> Result<f64>,
     progress: Option<&indicatif::ProgressBar>,

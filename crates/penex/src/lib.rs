@@ -1,0 +1,58 @@
+//! PENEX, the penalized exponential loss (Kladny, Schölkopf & Muehlebach, *PENEX:
+//! AdaBoost-Inspired Neural Network Regularization*, 2025), as a drop-in classification loss.
+//!
+//! For logits `f` and labels `y`:
+//! `L = mean e^{−α f_y} + ρ · mean Σ_j e^{f_j}` with sensitivity `α > 0` and penalty weight
+//! `ρ > 0` (fixed, or the authors' running estimate [`RunningRho`]). Its population optimum is
+//! `f*_j = log(α p_j/ρ)/(1 + α)`, so inference uses `softmax((1 + α) f)`, which is
+//! Fisher-consistent.
+//!
+//! - [`loss`]: the loss as plain `f64` functions with the analytic gradient ([`Penex`]), the
+//!   optimum and the running `ρ`;
+//! - [`autograd`]: the loss and the baselines (cross-entropy, label smoothing, confidence
+//!   penalty, focal, SAMME's exponential loss) on candle tensors behind one interface
+//!   ([`ClassificationLoss`]), usable in `core_ml::train::train`;
+//! - [`metrics`]: margins, and accuracy, NLL, ECE and Brier from `core-ml`.
+//!
+//! # Example: a digits classifier trained with PENEX
+//! ```
+//! use candle_core::{DType, Device, Module};
+//! use core_ml::candle_nn::{Activation, VarBuilder, VarMap};
+//! use core_ml::data::{Dataset, Standardiser};
+//! use core_ml::models::{init_seeded, Mlp};
+//! use core_ml::train::{train, TrainConfig};
+//! use penex::{metrics, ClassificationLoss};
+//!
+//! let split = Dataset::digits()?.stratified_split(0.5, 0.0, 1)?;
+//! let z = Standardiser::fit(&split.train);
+//! let (x, y) = z.apply(&split.train)?.tensors(DType::F32, &Device::Cpu)?;
+//! let (xt, _) = z.apply(&split.test)?.tensors(DType::F32, &Device::Cpu)?;
+//! let vm = VarMap::new();
+//! let mlp = Mlp::new(VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu), &[64, 10], Activation::Relu)?;
+//! init_seeded(&vm, 1)?;
+//! let loss = ClassificationLoss::penex(0.1)?;
+//! let cfg = TrainConfig { steps: 300, lr: 0.05, ..Default::default() };
+//! train(&vm, &cfg, &|f, t| loss.loss(f, t), |_| Ok((mlp.forward(&x)?, y.clone())), |_| Ok(0.0), None)?;
+//! let probs = loss.probabilities(&mlp.forward(&xt)?)?; // softmax((1 + α) f)
+//! let acc = metrics::accuracy(&probs, &split.test.y)?;
+//! assert!(acc > 0.9, "{acc}");
+//! assert!(loss.rho().unwrap() > 0.0);
+//! # Ok::<(), penex::PenexError>(())
+//! ```
+//!
+//! # Choices the paper leaves open
+//! The running `ρ` is updated after each loss evaluation from that batch's two term means
+//! (EMA weight 0.1, clamps `[1e-6, 100]`, start 1), as in the authors' code; the loss of a step
+//! uses the `ρ` from before that step's update.
+
+pub mod autograd;
+mod error;
+pub mod loss;
+pub mod metrics;
+
+#[cfg(feature = "experiments")]
+pub mod experiments;
+
+pub use autograd::{ClassificationLoss, LossKind, Rho};
+pub use error::{PenexError, Result};
+pub use loss::{inference_probabilities, Logits, Penex, RunningRho};

@@ -1,0 +1,231 @@
+//! The PENEX loss as plain `f64` functions of a logit matrix, with its analytic gradient, its
+//! Fisher-consistent optimum and the running penalty weight.
+
+use crate::{PenexError, Result};
+
+/// A batch of logits `f` (row-major, `n × k`) with labels, validated.
+#[derive(Debug, Clone, Copy)]
+pub struct Logits<'a> {
+    data: &'a [f64],
+    k: usize,
+    labels: &'a [usize],
+}
+
+impl<'a> Logits<'a> {
+    /// Validates shapes, finiteness and label range.
+    pub fn new(data: &'a [f64], k: usize, labels: &'a [usize]) -> Result<Self> {
+        if k == 0 || data.is_empty() {
+            return Err(PenexError::Empty { what: "logits" });
+        }
+        if data.len() != labels.len() * k {
+            return Err(PenexError::Shape {
+                what: "logits vs labels × classes",
+                expected: labels.len() * k,
+                got: data.len(),
+            });
+        }
+        if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+            return Err(PenexError::NonFinite {
+                row: i / k,
+                class: i % k,
+                value: data[i],
+            });
+        }
+        if let Some((row, &label)) = labels.iter().enumerate().find(|(_, &y)| y >= k) {
+            return Err(PenexError::Label {
+                row,
+                label,
+                n_classes: k,
+            });
+        }
+        Ok(Self { data, k, labels })
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Always false for a validated batch.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Number of classes.
+    pub fn n_classes(&self) -> usize {
+        self.k
+    }
+
+    fn row(&self, i: usize) -> &[f64] {
+        &self.data[i * self.k..(i + 1) * self.k]
+    }
+
+    /// `(mean e^{−α f_y}, mean Σ_j e^{f_j})`, the two terms of the loss.
+    pub fn terms(&self, alpha: f64) -> (f64, f64) {
+        let n = self.len() as f64;
+        let (mut a, mut b) = (0.0, 0.0);
+        for (i, &y) in self.labels.iter().enumerate() {
+            let r = self.row(i);
+            a += (-alpha * r[y]).exp();
+            b += r.iter().map(|v| v.exp()).sum::<f64>();
+        }
+        (a / n, b / n)
+    }
+}
+
+/// PENEX's two constants: sensitivity `α > 0` and penalty weight `ρ > 0`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Penex {
+    alpha: f64,
+    rho: f64,
+}
+
+fn check_positive(name: &'static str, v: f64) -> Result<()> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(PenexError::Parameter {
+            name,
+            value: v,
+            reason: "must be finite and positive",
+        })
+    }
+}
+
+impl Penex {
+    /// `L = mean e^{−α f_y} + ρ · mean Σ_j e^{f_j}`; errors unless `α, ρ > 0` are finite.
+    pub fn new(alpha: f64, rho: f64) -> Result<Self> {
+        check_positive("alpha", alpha)?;
+        check_positive("rho", rho)?;
+        Ok(Self { alpha, rho })
+    }
+
+    /// `α`.
+    pub fn alpha(&self) -> f64 {
+        self.alpha
+    }
+
+    /// `ρ`.
+    pub fn rho(&self) -> f64 {
+        self.rho
+    }
+
+    /// The loss of a batch.
+    pub fn loss(&self, f: &Logits<'_>) -> f64 {
+        let (a, b) = f.terms(self.alpha);
+        a + self.rho * b
+    }
+
+    /// The loss and its gradient with respect to every logit (row-major like the input):
+    /// `∂L/∂f_ij = (−α e^{−α f_iy} 1[j = y_i] + ρ e^{f_ij}) / n`.
+    pub fn loss_and_grad(&self, f: &Logits<'_>) -> (f64, Vec<f64>) {
+        let n = f.len() as f64;
+        let k = f.n_classes();
+        let mut g = vec![0.0; f.len() * k];
+        for (i, &y) in f.labels.iter().enumerate() {
+            let r = f.row(i);
+            for j in 0..k {
+                g[i * k + j] = self.rho * r[j].exp() / n;
+            }
+            g[i * k + y] -= self.alpha * (-self.alpha * r[y]).exp() / n;
+        }
+        (self.loss(f), g)
+    }
+
+    /// The population optimum for class probabilities `p`: `f*_j = log(α p_j / ρ)/(1 + α)`
+    /// (`−∞` where `p_j = 0`).
+    pub fn optimum(&self, p: &[f64]) -> Vec<f64> {
+        p.iter()
+            .map(|&pj| (self.alpha * pj / self.rho).ln() / (1.0 + self.alpha))
+            .collect()
+    }
+
+    /// Inference probabilities `softmax((1 + α) f)` of one row: Fisher-consistent, so at the
+    /// optimum they equal `p`.
+    pub fn probabilities(&self, row: &[f64]) -> Vec<f64> {
+        inference_probabilities(row, self.alpha)
+    }
+}
+
+/// `softmax((1 + α) f)`.
+pub fn inference_probabilities(row: &[f64], alpha: f64) -> Vec<f64> {
+    let scaled: Vec<f64> = row.iter().map(|v| (1.0 + alpha) * v).collect();
+    core_linalg::softmax(&scaled)
+}
+
+/// The authors' running penalty weight: after each batch
+/// `ρ ← clamp((1 − m) ρ + m · α · mean e^{−α f_y} / mean Σ_j e^{f_j}, lo, hi)`, the stationarity
+/// balance of the two terms, computed without gradient (defaults `m = 0.1`, `[1e-6, 100]`,
+/// initial `ρ = 1`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunningRho {
+    value: f64,
+    momentum: f64,
+    lo: f64,
+    hi: f64,
+}
+
+impl Default for RunningRho {
+    fn default() -> Self {
+        Self {
+            value: 1.0,
+            momentum: 0.1,
+            lo: 1e-6,
+            hi: 100.0,
+        }
+    }
+}
+
+impl RunningRho {
+    /// A running estimate starting at `initial`, with EMA weight `momentum ∈ (0, 1]` and clamps
+    /// `0 < lo ≤ hi`.
+    pub fn new(initial: f64, momentum: f64, lo: f64, hi: f64) -> Result<Self> {
+        check_positive("rho", initial)?;
+        check_positive("lo", lo)?;
+        if !(momentum > 0.0 && momentum <= 1.0) {
+            return Err(PenexError::Parameter {
+                name: "momentum",
+                value: momentum,
+                reason: "must lie in (0, 1]",
+            });
+        }
+        if !(hi >= lo && hi.is_finite()) {
+            return Err(PenexError::Parameter {
+                name: "hi",
+                value: hi,
+                reason: "must be finite and at least lo",
+            });
+        }
+        Ok(Self {
+            value: initial.clamp(lo, hi),
+            momentum,
+            lo,
+            hi,
+        })
+    }
+
+    /// The current `ρ`.
+    pub fn value(&self) -> f64 {
+        self.value
+    }
+
+    /// The balance `α · mean e^{−α f_y} / mean Σ_j e^{f_j}` of the two terms given their means.
+    pub fn target(alpha: f64, exp_term: f64, penalty_term: f64) -> f64 {
+        alpha * exp_term / penalty_term
+    }
+
+    /// Updates from the two term means of a batch; returns the new `ρ`.
+    pub fn update(&mut self, alpha: f64, exp_term: f64, penalty_term: f64) -> f64 {
+        let t = Self::target(alpha, exp_term, penalty_term);
+        if t.is_finite() {
+            self.value =
+                ((1.0 - self.momentum) * self.value + self.momentum * t).clamp(self.lo, self.hi);
+        }
+        self.value
+    }
+
+    /// `(lo, hi)`.
+    pub fn clamps(&self) -> (f64, f64) {
+        (self.lo, self.hi)
+    }
+}

@@ -1,0 +1,291 @@
+//! The losses against independent plain-Rust references, the analytic gradient against finite
+//! differences, the optimum against its closed form, and the running ρ.
+
+use candle_core::{DType, Device, Tensor, Var};
+use core_linalg::{log_softmax, seeded_rng, softmax};
+use penex::{
+    inference_probabilities, metrics, ClassificationLoss, Logits, LossKind, Penex, PenexError, Rho,
+    RunningRho,
+};
+use rand::RngExt;
+
+fn batch(n: usize, k: usize, seed: u64) -> (Vec<f64>, Vec<usize>) {
+    let mut rng = seeded_rng(seed);
+    let f = (0..n * k).map(|_| rng.random_range(-3.0..3.0)).collect();
+    let y = (0..n).map(|_| rng.random_range(0..k)).collect();
+    (f, y)
+}
+
+/// Each loss computed row by row in plain f64, independently of candle.
+fn reference(kind: LossKind, f: &[f64], y: &[usize], k: usize) -> f64 {
+    let rows: Vec<&[f64]> = f.chunks(k).collect();
+    let per_row = |r: &[f64], yi: usize| -> f64 {
+        let lsm = log_softmax(r);
+        let p = softmax(r);
+        match kind {
+            LossKind::CrossEntropy => -lsm[yi],
+            LossKind::LabelSmoothing { epsilon } => -(0..k)
+                .map(|j| {
+                    ((1.0 - epsilon) * f64::from(u8::from(j == yi)) + epsilon / k as f64) * lsm[j]
+                })
+                .sum::<f64>(),
+            LossKind::ConfidencePenalty { beta } => {
+                -lsm[yi] - beta * -(0..k).map(|j| p[j] * lsm[j]).sum::<f64>()
+            }
+            LossKind::Focal { gamma } => -(1.0 - p[yi]).powf(gamma) * lsm[yi],
+            LossKind::Samme => {
+                let mean = r.iter().sum::<f64>() / k as f64;
+                (-(r[yi] - mean) / (k as f64 - 1.0)).exp()
+            }
+            LossKind::Penex {
+                alpha,
+                rho: Rho::Fixed(rho),
+            } => (-alpha * r[yi]).exp() + rho * r.iter().map(|v| v.exp()).sum::<f64>(),
+            LossKind::Penex { .. } => unreachable!(),
+        }
+    };
+    rows.iter()
+        .zip(y)
+        .map(|(r, &yi)| per_row(r, yi))
+        .sum::<f64>()
+        / y.len() as f64
+}
+
+#[test]
+fn every_autograd_loss_matches_its_plain_reference() {
+    let (k, n) = (7, 33);
+    let (f, y) = batch(n, k, 1);
+    let logits = Tensor::from_slice(&f, (n, k), &Device::Cpu).unwrap();
+    let targets = Tensor::from_vec(
+        y.iter().map(|&c| c as u32).collect::<Vec<_>>(),
+        n,
+        &Device::Cpu,
+    )
+    .unwrap();
+    for kind in [
+        LossKind::CrossEntropy,
+        LossKind::LabelSmoothing { epsilon: 0.1 },
+        LossKind::ConfidencePenalty { beta: 0.25 },
+        LossKind::Focal { gamma: 2.0 },
+        LossKind::Samme,
+        LossKind::Penex {
+            alpha: 0.3,
+            rho: Rho::Fixed(0.5),
+        },
+    ] {
+        let got = ClassificationLoss::new(kind)
+            .unwrap()
+            .loss(&logits, &targets)
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap();
+        let want = reference(kind, &f, &y, k);
+        assert!(
+            (got - want).abs() < 1e-12 * (1.0 + want.abs()),
+            "{kind:?}: {got} vs {want}"
+        );
+    }
+}
+
+#[test]
+fn every_autograd_gradient_matches_finite_differences() {
+    let (k, n) = (4, 9);
+    let (f, y) = batch(n, k, 2);
+    let targets = Tensor::from_vec(
+        y.iter().map(|&c| c as u32).collect::<Vec<_>>(),
+        n,
+        &Device::Cpu,
+    )
+    .unwrap();
+    for kind in [
+        LossKind::LabelSmoothing { epsilon: 0.1 },
+        LossKind::ConfidencePenalty { beta: 0.25 },
+        LossKind::Focal { gamma: 2.0 },
+        LossKind::Samme,
+        LossKind::Penex {
+            alpha: 0.3,
+            rho: Rho::Fixed(0.5),
+        },
+    ] {
+        let var = Var::from_tensor(&Tensor::from_slice(&f, (n, k), &Device::Cpu).unwrap()).unwrap();
+        let loss = ClassificationLoss::new(kind).unwrap();
+        let g = loss
+            .loss(var.as_tensor(), &targets)
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g = g
+            .get(&var)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        let h = 1e-6;
+        for i in 0..n * k {
+            let mut p = f.clone();
+            p[i] += h;
+            let up = reference(kind, &p, &y, k);
+            p[i] -= 2.0 * h;
+            let down = reference(kind, &p, &y, k);
+            assert!(
+                ((up - down) / (2.0 * h) - g[i]).abs() < 1e-7,
+                "{kind:?} logit {i}"
+            );
+        }
+    }
+}
+
+#[test]
+fn analytic_gradient_optimum_and_fisher_consistency() {
+    let (f, y) = batch(20, 5, 3);
+    let p = Penex::new(0.2, 0.8).unwrap();
+    let logits = Logits::new(&f, 5, &y).unwrap();
+    let (l, g) = p.loss_and_grad(&logits);
+    assert!(
+        (l - reference(
+            LossKind::Penex {
+                alpha: 0.2,
+                rho: Rho::Fixed(0.8)
+            },
+            &f,
+            &y,
+            5
+        ))
+        .abs()
+            < 1e-12
+    );
+    for i in [0, 7, 42, 99] {
+        let mut q = f.clone();
+        q[i] += 1e-6;
+        let up = p.loss(&Logits::new(&q, 5, &y).unwrap());
+        q[i] -= 2e-6;
+        let down = p.loss(&Logits::new(&q, 5, &y).unwrap());
+        assert!(((up - down) / 2e-6 - g[i]).abs() < 1e-8);
+    }
+    // At f*, the population gradient α p_j e^{−α f_j} = ρ e^{f_j} vanishes and softmax((1+α) f*) = p.
+    let probs = [0.5, 0.3, 0.15, 0.05];
+    let opt = p.optimum(&probs);
+    for (j, &pj) in probs.iter().enumerate() {
+        assert!((0.2 * pj * (-0.2 * opt[j]).exp() - 0.8 * opt[j].exp()).abs() < 1e-14);
+    }
+    let back = inference_probabilities(&opt, 0.2);
+    assert!(back.iter().zip(probs).all(|(a, b)| (a - b).abs() < 1e-12));
+}
+
+#[test]
+fn running_rho_is_updated_by_the_loss_without_gradient() {
+    let (f, y) = batch(16, 3, 4);
+    let logits = Tensor::from_slice(&f, (16, 3), &Device::Cpu)
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap();
+    let targets = Tensor::from_vec(
+        y.iter().map(|&c| c as u32).collect::<Vec<_>>(),
+        16,
+        &Device::Cpu,
+    )
+    .unwrap();
+    let loss = ClassificationLoss::penex(0.1).unwrap();
+    assert_eq!(loss.rho(), Some(1.0));
+    let l = loss
+        .loss(&logits, &targets)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    // The first call used ρ = 1 …
+    let (a, b) = Logits::new(&f, 3, &y).unwrap().terms(0.1);
+    assert!((f64::from(l) - (a + b)).abs() < 1e-4 * (a + b));
+    // … then moved ρ by the EMA of the balance.
+    let want = 0.9 + 0.1 * 0.1 * a / b;
+    assert!((loss.rho().unwrap() - want).abs() < 1e-5 * want);
+    assert_eq!(loss.inference_scale(), 1.1);
+}
+
+#[test]
+fn margins_by_hand() {
+    let f = vec![vec![2.0, 1.0, -1.0], vec![0.0, 3.0, 1.0]];
+    let m = metrics::logit_margins(&f, &[0, 2], 1.5).unwrap();
+    assert_eq!(m, vec![1.5, -3.0]);
+    let p = vec![vec![0.7, 0.2, 0.1]];
+    assert!((metrics::probability_margins(&p, &[1]).unwrap()[0] + 0.5).abs() < 1e-12);
+}
+
+#[test]
+fn errors_are_typed() {
+    for (a, r) in [
+        (0.0, 1.0),
+        (-1.0, 1.0),
+        (f64::NAN, 1.0),
+        (0.1, 0.0),
+        (0.1, f64::INFINITY),
+    ] {
+        assert!(matches!(
+            Penex::new(a, r),
+            Err(PenexError::Parameter { .. })
+        ));
+    }
+    assert!(matches!(
+        Logits::new(&[], 3, &[]),
+        Err(PenexError::Empty { .. })
+    ));
+    assert!(matches!(
+        Logits::new(&[0.0; 5], 3, &[0]),
+        Err(PenexError::Shape { .. })
+    ));
+    assert!(matches!(
+        Logits::new(&[0.0, f64::NAN, 0.0], 3, &[0]),
+        Err(PenexError::NonFinite {
+            row: 0,
+            class: 1,
+            ..
+        })
+    ));
+    assert!(matches!(
+        Logits::new(&[0.0; 3], 3, &[3]),
+        Err(PenexError::Label { label: 3, .. })
+    ));
+    for kind in [
+        LossKind::LabelSmoothing { epsilon: 1.0 },
+        LossKind::ConfidencePenalty { beta: -0.1 },
+        LossKind::Focal { gamma: f64::NAN },
+        LossKind::Penex {
+            alpha: 0.0,
+            rho: Rho::Fixed(1.0),
+        },
+        LossKind::Penex {
+            alpha: 0.1,
+            rho: Rho::Fixed(-1.0),
+        },
+    ] {
+        assert!(
+            matches!(
+                ClassificationLoss::new(kind),
+                Err(PenexError::Parameter { .. })
+            ),
+            "{kind:?}"
+        );
+    }
+    assert!(RunningRho::new(1.0, 0.0, 1e-6, 1.0).is_err());
+    assert!(RunningRho::new(1.0, 0.1, 1.0, 0.5).is_err());
+    assert!(RunningRho::new(-1.0, 0.1, 1e-6, 1.0).is_err());
+    assert!(matches!(
+        metrics::logit_margins(&[vec![1.0]], &[0], 1.0),
+        Err(PenexError::Shape { .. })
+    ));
+    assert!(matches!(
+        metrics::logit_margins(&[vec![1.0, 2.0]], &[2], 1.0),
+        Err(PenexError::Label { .. })
+    ));
+    assert!(matches!(
+        metrics::logit_margins(&[], &[], 1.0),
+        Err(PenexError::Empty { .. })
+    ));
+    // Candle errors surface as well: targets out of range for the gather.
+    let logits = Tensor::zeros((2, 3), DType::F64, &Device::Cpu).unwrap();
+    let bad = Tensor::from_vec(vec![0u32, 7], 2, &Device::Cpu).unwrap();
+    assert!(ClassificationLoss::penex(0.1)
+        .unwrap()
+        .loss(&logits, &bad)
+        .is_err());
+}
