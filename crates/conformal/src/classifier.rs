@@ -107,71 +107,87 @@ impl ValidConformalParams {
     }
 }
 
-/// Calls `f(row index, label scores)` for every row, in parallel chunks with one random stream
-/// per chunk.
-fn for_each_row_scores<F>(
+/// Scratch space of one worker.
+struct Scratch {
+    order: Vec<usize>,
+    scores: Vec<f64>,
+}
+
+/// What to do with one row, given its draws `u` (randomised scores) and `v` (jitter).
+trait RowFn: Sync {
+    type Out: Send;
+    fn call(&self, i: usize, p: &[f64], u: f64, v: f64, s: &mut Scratch, out: &mut [Self::Out]);
+}
+
+/// Runs `f` on every row, in parallel chunks of [`CHUNK`] rows with one random stream per chunk;
+/// `out` holds `per_row` values per row.
+fn for_each_row<F: RowFn>(
     params: &ConformalParams,
     probs: &Probabilities,
     seed: u64,
     out: &mut [F::Out],
     per_row: usize,
     f: &F,
-) where
-    F: RowFn,
-{
+) {
     let k = probs.n_classes();
-    let needs_draws = params.score.is_randomized() || params.jitter > 0.0;
+    let (draw_u, draw_v) = (params.score.is_randomized(), params.jitter > 0.0);
     out.par_chunks_mut(CHUNK * per_row)
         .enumerate()
         .for_each(|(c, chunk)| {
             let mut rng = stream_rng(seed, c as u64);
-            let mut order = Vec::with_capacity(k);
-            let mut scores = vec![0.0; k];
+            let mut scratch = Scratch {
+                order: Vec::with_capacity(k),
+                scores: vec![0.0; k],
+            };
             for (j, slot) in chunk.chunks_mut(per_row).enumerate() {
                 let i = c * CHUNK + j;
-                let (u, v) = if needs_draws {
-                    (rng.random::<f64>(), rng.random::<f64>())
+                let u = if draw_u { rng.random::<f64>() } else { 1.0 };
+                let v = if draw_v {
+                    rng.random::<f64>() * params.jitter
                 } else {
-                    (1.0, 0.0)
+                    0.0
                 };
-                params
-                    .score
-                    .label_scores(probs.row(i), u, &mut order, &mut scores);
-                if params.jitter > 0.0 {
-                    scores.iter_mut().for_each(|s| *s += v * params.jitter);
-                }
-                f.call(i, &scores, slot);
+                f.call(i, probs.row(i), u, v, &mut scratch, slot);
             }
         });
 }
 
-trait RowFn: Sync {
-    type Out: Send;
-    fn call(&self, i: usize, scores: &[f64], out: &mut [Self::Out]);
+/// Calibration: the (jittered) score of the true label.
+struct TrueLabelScore<'a> {
+    score: Score,
+    labels: &'a [usize],
 }
-
-struct TrueLabelScore<'a>(&'a [usize]);
 impl RowFn for TrueLabelScore<'_> {
     type Out = f64;
-    fn call(&self, i: usize, scores: &[f64], out: &mut [f64]) {
-        out[0] = scores[self.0[i]];
+    fn call(&self, i: usize, p: &[f64], u: f64, v: f64, _: &mut Scratch, out: &mut [f64]) {
+        out[0] = self.score.label_score(p, self.labels[i], u) + v;
     }
 }
 
-struct SetBits<'a> {
+/// Prediction with one threshold: the prefix of labels in rank order with score ≤ q̂.
+struct PrefixSet {
+    score: Score,
+    threshold: f64,
+}
+impl RowFn for PrefixSet {
+    type Out = u64;
+    fn call(&self, _: usize, p: &[f64], u: f64, v: f64, _: &mut Scratch, out: &mut [u64]) {
+        self.score
+            .prefix_set(p, u, self.threshold - v, |y| out[y / 64] |= 1 << (y % 64));
+    }
+}
+
+/// Prediction with one threshold per class (Mondrian): every label's score.
+struct PerClassSet<'a> {
+    score: Score,
     thresholds: &'a [f64],
 }
-impl RowFn for SetBits<'_> {
+impl RowFn for PerClassSet<'_> {
     type Out = u64;
-    fn call(&self, _i: usize, scores: &[f64], out: &mut [u64]) {
-        let global = self.thresholds.len() == 1;
-        for (y, &s) in scores.iter().enumerate() {
-            let q = if global {
-                self.thresholds[0]
-            } else {
-                self.thresholds[y]
-            };
-            if s <= q {
+    fn call(&self, _: usize, p: &[f64], u: f64, v: f64, s: &mut Scratch, out: &mut [u64]) {
+        self.score.label_scores(p, u, &mut s.order, &mut s.scores);
+        for (y, (&sc, &q)) in s.scores.iter().zip(self.thresholds).enumerate() {
+            if sc + v <= q {
                 out[y / 64] |= 1 << (y % 64);
             }
         }
@@ -218,7 +234,17 @@ impl ConformalClassifier {
         check_labels(probs, labels)?;
         let p = params.get();
         let mut scores = vec![0.0; probs.len()];
-        for_each_row_scores(p, probs, seed, &mut scores, 1, &TrueLabelScore(labels));
+        for_each_row(
+            p,
+            probs,
+            seed,
+            &mut scores,
+            1,
+            &TrueLabelScore {
+                score: p.score,
+                labels,
+            },
+        );
         let thresholds = if p.mondrian {
             let mut by_class = vec![Vec::new(); probs.n_classes()];
             for (&s, &y) in scores.iter().zip(labels) {
@@ -266,16 +292,20 @@ impl ConformalClassifier {
         }
         let mut sets = PredictionSets::empty(probs.len(), self.n_classes);
         let words = sets.words();
-        for_each_row_scores(
-            self.params.get(),
-            probs,
-            seed,
-            sets.bits_mut(),
-            words,
-            &SetBits {
+        let p = self.params.get();
+        if self.thresholds.len() == 1 {
+            let f = PrefixSet {
+                score: p.score,
+                threshold: self.thresholds[0],
+            };
+            for_each_row(p, probs, seed, sets.bits_mut(), words, &f);
+        } else {
+            let f = PerClassSet {
+                score: p.score,
                 thresholds: &self.thresholds,
-            },
-        );
+            };
+            for_each_row(p, probs, seed, sets.bits_mut(), words, &f);
+        }
         Ok(sets)
     }
 }

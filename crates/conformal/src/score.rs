@@ -1,5 +1,22 @@
 use crate::{ConformalError, Result};
 
+/// Up to this many classes, [`Score::prefix_set`] sorts on the stack.
+const SMALL_K: usize = 32;
+
+/// The largest and second-largest probability (0 for the second of a single class).
+fn top_two(p: &[f64]) -> (f64, f64) {
+    let (mut first, mut second) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
+    for &v in p {
+        if v > first {
+            second = first;
+            first = v;
+        } else if v > second {
+            second = v;
+        }
+    }
+    (first, if p.len() < 2 { 0.0 } else { second })
+}
+
 /// A non-conformity score of a label given a row of class probabilities `p̂`. Larger means the
 /// label conforms less. `o(y)` is the 1-based rank of `y` when classes are sorted by decreasing
 /// probability (ties by class index) and `U ~ Unif(0, 1)` is drawn once per row.
@@ -104,27 +121,99 @@ impl Score {
         let second = if k > 1 { p[order[1]] } else { 0.0 };
         let mut before = 0.0;
         for (r, &j) in order.iter().enumerate() {
-            let rank = (r + 1) as f64;
-            let uu = |randomized: bool| if randomized { u } else { 1.0 };
-            out[j] = match *self {
-                Score::Lac => 1.0 - p[j],
-                Score::Aps { randomized } => before + uu(randomized) * p[j],
-                Score::Raps {
-                    lambda,
-                    k_reg,
-                    randomized,
-                } => before + uu(randomized) * p[j] + lambda * (rank - k_reg as f64).max(0.0),
-                Score::TopK => rank,
-                Score::Saps { lambda, randomized } => {
-                    if r == 0 {
-                        uu(randomized) * pmax
-                    } else {
-                        pmax + lambda * (rank - 2.0 + uu(randomized))
-                    }
-                }
-                Score::Margin => (if r == 0 { second } else { pmax }) - p[j],
-            };
+            out[j] = self.ranked(p[j], r, before, pmax, second, u);
             before += p[j];
+        }
+    }
+
+    /// The score of one label `y` (for calibration): `O(K)`, no sort. Label `j` ranks ahead of
+    /// `y` when `p_j > p_y`, or `p_j = p_y` and `j < y`.
+    pub fn label_score(&self, p: &[f64], y: usize, u: f64) -> f64 {
+        let py = p[y];
+        if let Score::Lac = self {
+            return 1.0 - py;
+        }
+        let (pmax, second) = top_two(p);
+        let (mut rank, mut before) = (0usize, 0.0);
+        for (j, &pj) in p.iter().enumerate() {
+            if pj > py || (pj == py && j < y) {
+                rank += 1;
+                before += pj;
+            }
+        }
+        self.ranked(py, rank, before, pmax, second, u)
+    }
+
+    /// Calls `keep(y)` for every label whose score is at most `q`, in rank order, stopping at
+    /// the first that exceeds it (every score is non-decreasing in rank). `O(K · set size)`:
+    /// prediction sets are usually small, so this beats sorting every row.
+    pub fn prefix_set(&self, p: &[f64], u: f64, q: f64, mut keep: impl FnMut(usize)) {
+        if let Score::Lac = self {
+            for (y, &py) in p.iter().enumerate() {
+                if 1.0 - py <= q {
+                    keep(y);
+                }
+            }
+            return;
+        }
+        let k = p.len();
+        let (pmax, second) = top_two(p);
+        let mut before = 0.0;
+        if k > SMALL_K {
+            let mut order: Vec<usize> = (0..k).collect();
+            order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+            for (r, &j) in order.iter().enumerate() {
+                if self.ranked(p[j], r, before, pmax, second, u) > q {
+                    return;
+                }
+                keep(j);
+                before += p[j];
+            }
+            return;
+        }
+        // Few classes: an insertion sort on the stack (strict comparisons keep equal
+        // probabilities in index order), then the walk.
+        let mut buf = [(0.0f64, 0usize); SMALL_K];
+        for (j, &pj) in p.iter().enumerate() {
+            let mut at = j;
+            while at > 0 && buf[at - 1].0 < pj {
+                buf[at] = buf[at - 1];
+                at -= 1;
+            }
+            buf[at] = (pj, j);
+        }
+        for (r, &(pj, j)) in buf[..k].iter().enumerate() {
+            if self.ranked(pj, r, before, pmax, second, u) > q {
+                return;
+            }
+            keep(j);
+            before += pj;
+        }
+    }
+
+    /// The score of a label with probability `py` at 0-based rank `r`, with mass `before`
+    /// ranked ahead of it.
+    #[inline]
+    fn ranked(&self, py: f64, r: usize, before: f64, pmax: f64, second: f64, u: f64) -> f64 {
+        let rank = (r + 1) as f64;
+        let uu = |randomized: bool| if randomized { u } else { 1.0 };
+        match *self {
+            Score::Lac => 1.0 - py,
+            Score::Aps { randomized } => before + uu(randomized) * py,
+            Score::Raps {
+                lambda,
+                k_reg,
+                randomized,
+            } => before + uu(randomized) * py + lambda * (rank - k_reg as f64).max(0.0),
+            Score::TopK => rank,
+            Score::Saps { lambda, randomized } => {
+                if r == 0 {
+                    uu(randomized) * pmax
+                } else {
+                    pmax + lambda * (rank - 2.0 + uu(randomized))
+                }
+            }
+            Score::Margin => (if r == 0 { second } else { pmax }) - py,
         }
     }
 }

@@ -72,12 +72,18 @@ fn random_probs(n: usize, k: usize, seed: u64) -> (Probabilities, Vec<usize>) {
 
 #[test]
 fn threshold_and_sets_match_brute_force() {
-    let (probs, labels) = random_probs(57, 4, 1);
+    for k in [4, 40] {
+        sets_match_brute_force(k);
+    }
+}
+
+fn sets_match_brute_force(k: usize) {
+    let (probs, labels) = random_probs(57, k, 1);
     let score = Score::Aps { randomized: false };
     let params = ConformalParams::new(score, 0.1).check().unwrap();
     let clf = ConformalClassifier::calibrate(&params, &probs, &labels, 0).unwrap();
     let mut order = Vec::new();
-    let mut out = [0.0; 4];
+    let mut out = vec![0.0; k];
     let mut cal: Vec<f64> = (0..probs.len())
         .map(|i| {
             score.label_scores(probs.row(i), 1.0, &mut order, &mut out);
@@ -87,11 +93,11 @@ fn threshold_and_sets_match_brute_force() {
     cal.sort_by(f64::total_cmp);
     // k = ⌈58 · 0.9⌉ = 53.
     assert_eq!(clf.thresholds(), &[cal[52]]);
-    let (test, _) = random_probs(200, 4, 2);
+    let (test, _) = random_probs(200, k, 2);
     let sets = clf.predict(&test, 9).unwrap();
     for i in 0..test.len() {
         score.label_scores(test.row(i), 1.0, &mut order, &mut out);
-        let want: Vec<usize> = (0..4).filter(|&y| out[y] <= cal[52]).collect();
+        let want: Vec<usize> = (0..k).filter(|&y| out[y] <= cal[52]).collect();
         assert_eq!(sets.classes(i), want);
     }
 }
@@ -272,4 +278,63 @@ fn regression_intervals_cover_on_average() {
     let m = covs.iter().sum::<f64>() / covs.len() as f64;
     // Mean coverage 80/100 exactly for continuous residuals; 4 standard errors ≈ 0.01.
     assert!((0.79..=0.82).contains(&m), "{m}");
+}
+
+#[test]
+fn scores_match_their_definitions_with_ties_for_few_and_many_classes() {
+    let mut rng = seeded_rng(11);
+    let mut order = Vec::new();
+    for k in [2usize, 5, 16, 17, 40] {
+        for _ in 0..50 {
+            // Values on a coarse grid so that ties occur.
+            let mut p: Vec<f64> = (0..k)
+                .map(|_| f64::from(rng.random_range(1u8..6)))
+                .collect();
+            let s: f64 = p.iter().sum();
+            p.iter_mut().for_each(|v| *v /= s);
+            let u: f64 = rng.random();
+            let ahead = |j: usize, y: usize| p[j] > p[y] || (p[j] == p[y] && j < y);
+            let pmax = p.iter().copied().fold(f64::MIN, f64::max);
+            for score in [
+                Score::Aps { randomized: true },
+                Score::Raps {
+                    lambda: 0.3,
+                    k_reg: 2,
+                    randomized: true,
+                },
+                Score::Saps {
+                    lambda: 0.2,
+                    randomized: true,
+                },
+                Score::TopK,
+                Score::Margin,
+            ] {
+                let mut out = vec![0.0; k];
+                score.label_scores(&p, u, &mut order, &mut out);
+                for y in 0..k {
+                    let rank = (0..k).filter(|&j| ahead(j, y)).count() + 1;
+                    let before: f64 = (0..k).filter(|&j| ahead(j, y)).map(|j| p[j]).sum();
+                    let other = (0..k)
+                        .filter(|&j| j != y)
+                        .map(|j| p[j])
+                        .fold(f64::MIN, f64::max);
+                    let want = match score {
+                        Score::Aps { .. } => before + u * p[y],
+                        Score::Raps { .. } => {
+                            before + u * p[y] + 0.3 * (rank as f64 - 2.0).max(0.0)
+                        }
+                        Score::Saps { .. } if rank == 1 => u * pmax,
+                        Score::Saps { .. } => pmax + 0.2 * (rank as f64 - 2.0 + u),
+                        Score::TopK => rank as f64,
+                        _ => other - p[y],
+                    };
+                    assert!(
+                        (out[y] - want).abs() < 1e-12,
+                        "{score:?} k={k} y={y}: {} vs {want}",
+                        out[y]
+                    );
+                }
+            }
+        }
+    }
 }
