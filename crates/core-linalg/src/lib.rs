@@ -13,7 +13,7 @@
 //!   rule);
 //! - [`beta_cdf`], [`beta_quantile`], [`binomial_cdf`] (through `statrs`), the Beta-binomial
 //!   [`beta_binomial_pmf`] / [`beta_binomial_cdf`], [`kolmogorov_pvalue`], the [`wilson_interval`] and a
-//!   percentile [`bootstrap_mean_ci`];
+//!   percentile [`bootstrap_mean_ci`]; [`mean_and_sd`];
 //! - [`seeded_rng`] / [`stream_rng`] (ChaCha8: the same stream on every platform),
 //!   [`standard_normal_vector`] and [`uniform_on_sphere`].
 //!
@@ -40,6 +40,7 @@ mod logsumexp;
 mod quantile;
 mod rng;
 mod spectral;
+mod stats;
 mod stochastic;
 mod threshold;
 
@@ -57,6 +58,7 @@ pub use rng::{seeded_rng, standard_normal_vector, stream_rng, uniform_on_sphere,
 pub use spectral::{
     hutchinson_trace, power_iteration, PowerIterationParams, PowerIterationResult, TraceEstimate,
 };
+pub use stats::mean_and_sd;
 pub use stochastic::{check_column_stochastic, check_probability_vector, check_row_stochastic};
 pub use threshold::{singular_value_threshold, soft_threshold, soft_threshold_in_place};
 
