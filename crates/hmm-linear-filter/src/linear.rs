@@ -225,11 +225,13 @@ impl LinearFilter {
     }
 
     /// One step of an uncontrolled model (action 0).
+    #[inline]
     pub fn step(&mut self, obs: usize) -> Result<(), HmmError> {
         self.step_with_action(0, obs)
     }
 
     /// `w ← α·A(action)·w + β·(log E)ᵀ e_obs`.
+    #[inline]
     pub fn step_with_action(&mut self, action: usize, obs: usize) -> Result<(), HmmError> {
         let Self {
             gathers,

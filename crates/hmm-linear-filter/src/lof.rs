@@ -62,11 +62,13 @@ impl<'m> LogForwardFilter<'m> {
     }
 
     /// One step for an uncontrolled model (action 0).
+    #[inline]
     pub fn step(&mut self, obs: usize) -> Result<(), HmmError> {
         self.step_with_action(0, obs)
     }
 
     /// One step: transition under `action`, then observe `obs`. On error the state is unchanged.
+    #[inline]
     pub fn step_with_action(&mut self, action: usize, obs: usize) -> Result<(), HmmError> {
         let t = self.model.transition(action)?;
         let log_e = self.model.log_emission_row(obs)?;

@@ -35,8 +35,14 @@ pub struct Trajectory {
 }
 
 fn sample_column<R: Rng + ?Sized>(m: &DMatrix<f64>, col: usize, rng: &mut R) -> usize {
+    let n = m.nrows();
+    sample_from(&m.as_slice()[col * n..(col + 1) * n], rng)
+}
+
+/// Draws an index from the probability vector `c` (column-major storage makes every column of
+/// a matrix such a slice).
+fn sample_from<R: Rng + ?Sized>(c: &[f64], rng: &mut R) -> usize {
     let u: f64 = rng.random();
-    let c = m.column(col);
     let mut acc = 0.0;
     for (i, &p) in c.iter().enumerate() {
         acc += p;
@@ -103,10 +109,11 @@ impl ControlledHmm {
         self.transitions.len()
     }
     /// `T(action)`, or an error for an unknown action.
+    #[inline]
     pub fn transition(&self, action: usize) -> Result<&DMatrix<f64>, HmmError> {
         self.transitions
             .get(action)
-            .ok_or(HmmError::ActionOutOfRange {
+            .ok_or_else(|| HmmError::ActionOutOfRange {
                 action,
                 n_actions: self.n_actions(),
             })
@@ -124,11 +131,12 @@ impl ControlledHmm {
         &self.initial
     }
     /// `log E[obs, ·]` (length `|S|`), or an error for an unknown observation.
+    #[inline]
     pub fn log_emission_row(&self, obs: usize) -> Result<&[f64], HmmError> {
         self.log_emission
             .get(obs)
             .map(Vec::as_slice)
-            .ok_or(HmmError::ObservationOutOfRange {
+            .ok_or_else(|| HmmError::ObservationOutOfRange {
                 obs,
                 n_obs: self.n_obs(),
             })
@@ -143,8 +151,7 @@ impl ControlledHmm {
 
     /// Draws `s_0 ~ π₀`.
     pub fn sample_initial<R: Rng + ?Sized>(&self, rng: &mut R) -> usize {
-        let pi = DMatrix::from_column_slice(self.initial.len(), 1, &self.initial);
-        sample_column(&pi, 0, rng)
+        sample_from(&self.initial, rng)
     }
     /// Draws the next state from `T(action)[:, state]`.
     pub fn sample_transition<R: Rng + ?Sized>(

@@ -46,6 +46,7 @@ use repro::{Cell, Claim, Outcome, Plot, PlotKind, RunContext, Series, Table, Thr
 #[derive(Debug, Clone)]
 pub struct RingWorld {
     model: ControlledHmm,
+    alf: LinearFilter,
 }
 
 /// Ring size.
@@ -101,7 +102,8 @@ impl RingWorld {
             };
         }
         let model = ControlledHmm::new(transitions, e, vec![1.0 / N as f64; N])?;
-        Ok(Self { model })
+        let alf = LinearFilter::adaptive(&model, DELTA)?;
+        Ok(Self { model, alf })
     }
 
     /// The controlled HMM (uniform prior).
@@ -180,7 +182,8 @@ impl<'m> Agent<'m> {
         let le = m.log_emission_row(y0)?;
         let l0: Vec<f64> = le.iter().map(|l| l - (N as f64).ln()).collect();
         let lof = LogForwardFilter::with_logits(m, &l0)?;
-        let mut alf = LinearFilter::adaptive(m, DELTA)?;
+        // The ALF's structure is decomposed once per world; each episode clones it.
+        let mut alf = world.alf.clone();
         alf.set_logits(le)?;
         Ok(Self {
             kind,

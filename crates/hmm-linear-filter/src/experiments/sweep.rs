@@ -74,7 +74,7 @@ fn run_chunk(
 
 /// Experiment 2: the §6.1 sweep.
 pub fn two_state_sweep(ctx: &RunContext) -> Result<repro::Outcome, BoxError> {
-    let n_traj = ctx.profile.pick(10_000usize, 80_000);
+    let n_traj = ctx.profile.pick(20_000usize, 80_000);
     let inv_eps: Vec<f64> = (0..23).map(|i| 30.0 + 10.0 * i as f64).collect();
     let scheds = schedules();
     let mut names: Vec<String> = scheds.iter().map(DeltaSchedule::label).collect();
