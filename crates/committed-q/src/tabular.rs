@@ -1,6 +1,6 @@
 use crate::{CommittedQError, Environment, Result, Transition};
-use core_linalg::{check_probability_vector, STOCHASTIC_TOL};
-use rand::{Rng, RngExt};
+use core_linalg::{check_probability_vector, sample_index, STOCHASTIC_TOL};
+use rand::Rng;
 
 /// One possible result of taking an action: where it leads, with what probability and reward.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -33,22 +33,7 @@ pub struct TabularEnv {
     n_actions: usize,
     initial: Vec<f64>,
     branches: Vec<Vec<Branch>>,
-    initial_cum: Vec<f64>,
-    cum: Vec<Vec<f64>>,
-}
-
-fn cumulative(p: impl Iterator<Item = f64>) -> Vec<f64> {
-    let mut acc = 0.0;
-    p.map(|x| {
-        acc += x;
-        acc
-    })
-    .collect()
-}
-
-fn pick(cum: &[f64], u: f64) -> usize {
-    let total = cum.last().copied().unwrap_or(1.0);
-    cum.partition_point(|&c| c <= u * total).min(cum.len() - 1)
+    probs: Vec<Vec<f64>>,
 }
 
 impl TabularEnv {
@@ -125,10 +110,9 @@ impl TabularEnv {
                 }
             }
         }
-        let initial_cum = cumulative(initial.iter().copied());
-        let cum = branches
+        let probs = branches
             .iter()
-            .map(|l| cumulative(l.iter().map(|b| b.prob)))
+            .map(|l| l.iter().map(|b| b.prob).collect())
             .collect();
         Ok(Self {
             features,
@@ -136,8 +120,7 @@ impl TabularEnv {
             n_actions,
             initial,
             branches,
-            initial_cum,
-            cum,
+            probs,
         })
     }
 
@@ -187,11 +170,11 @@ impl Environment for TabularEnv {
         self.features[state]
     }
     fn reset<R: Rng + ?Sized>(&self, rng: &mut R) -> usize {
-        pick(&self.initial_cum, rng.random::<f64>())
+        sample_index(&self.initial, rng)
     }
     fn step<R: Rng + ?Sized>(&self, state: usize, action: usize, rng: &mut R) -> Transition {
         let i = state * self.n_actions + action;
-        let b = self.branches[i][pick(&self.cum[i], rng.random::<f64>())];
+        let b = self.branches[i][sample_index(&self.probs[i], rng)];
         Transition {
             reward: b.reward,
             next: b.next,

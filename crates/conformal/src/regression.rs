@@ -1,20 +1,6 @@
 use crate::error::check_alpha;
 use crate::{ConformalError, Result};
-use core_linalg::conformal_quantile;
-
-fn check_finite(what: &'static str, xs: &[f64]) -> Result<()> {
-    if xs.is_empty() {
-        return Err(ConformalError::Empty { what });
-    }
-    match xs.iter().position(|x| !x.is_finite()) {
-        Some(row) => Err(ConformalError::NonFinite {
-            what,
-            row,
-            value: xs[row],
-        }),
-        None => Ok(()),
-    }
-}
+use core_linalg::{check_finite, conformal_quantile};
 
 /// Split conformal regression with the absolute-residual score: intervals `ŷ ± q̂`, where `q̂`
 /// is the `⌈(n + 1)(1 − α)⌉`-th smallest calibration residual `|y − ŷ|` (`+∞` when too few).

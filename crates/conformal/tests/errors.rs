@@ -4,6 +4,7 @@ use conformal::{
     evaluate, ConformalClassifier, ConformalError as E, ConformalParams, ConformalRegressor,
     PredictionSets, Probabilities, Rank, Score,
 };
+use core_linalg::LinalgError;
 
 #[test]
 fn probability_errors() {
@@ -114,7 +115,7 @@ fn calibration_and_prediction_errors() {
 fn regression_errors() {
     assert!(matches!(
         ConformalRegressor::calibrate(&[], &[], 0.1),
-        Err(E::Empty { .. })
+        Err(E::Numeric(LinalgError::Empty { .. }))
     ));
     assert!(matches!(
         ConformalRegressor::calibrate(&[1.0, 2.0], &[1.0], 0.1),
@@ -122,7 +123,7 @@ fn regression_errors() {
     ));
     assert!(matches!(
         ConformalRegressor::calibrate(&[1.0, f64::NAN], &[1.0, 2.0], 0.1),
-        Err(E::NonFinite { row: 1, .. })
+        Err(E::Numeric(LinalgError::NonFinite { index: 1, .. }))
     ));
     assert!(matches!(
         ConformalRegressor::calibrate(&[1.0], &[1.0], 1.5),
@@ -132,7 +133,7 @@ fn regression_errors() {
     assert_eq!(r.interval(2.0), (1.0, 3.0));
     assert!(matches!(
         r.intervals(&[f64::INFINITY]),
-        Err(E::NonFinite { .. })
+        Err(E::Numeric(LinalgError::NonFinite { .. }))
     ));
     assert!(matches!(
         conformal::interval_coverage(&[(0.0, 1.0)], &[0.5, 0.2]),

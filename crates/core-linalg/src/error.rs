@@ -66,7 +66,7 @@ pub enum LinalgError {
 }
 
 /// Fails with [`LinalgError::Empty`] or [`LinalgError::NonFinite`] unless every value is finite.
-pub(crate) fn check_finite(what: &'static str, xs: &[f64]) -> Result<(), LinalgError> {
+pub fn check_finite(what: &'static str, xs: &[f64]) -> Result<(), LinalgError> {
     if xs.is_empty() {
         return Err(LinalgError::Empty { what });
     }

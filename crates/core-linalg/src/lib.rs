@@ -14,7 +14,7 @@
 //! - [`beta_cdf`], [`beta_quantile`], [`binomial_cdf`] (through `statrs`), the Beta-binomial
 //!   [`beta_binomial_pmf`] / [`beta_binomial_cdf`], [`kolmogorov_pvalue`], the [`wilson_interval`] and a
 //!   percentile [`bootstrap_mean_ci`]; [`mean_and_sd`];
-//! - [`seeded_rng`] / [`stream_rng`] (ChaCha8: the same stream on every platform),
+//! - [`seeded_rng`] / [`stream_rng`] (ChaCha8: the same stream on every platform), [`sample_index`],
 //!   [`standard_normal_vector`] and [`uniform_on_sphere`].
 //!
 //! # Example
@@ -49,12 +49,14 @@ pub use dist::{
     beta_binomial_cdf, beta_binomial_pmf, beta_cdf, beta_pdf, beta_quantile, binomial_cdf,
     kolmogorov_pvalue, wilson_interval,
 };
-pub use error::LinalgError;
+pub use error::{check_finite, LinalgError};
 pub use logsumexp::{
     log_softmax, logsumexp, logsumexp_rows, softmax, softmax_in_place, softmax_rows,
 };
 pub use quantile::{conformal_quantile, conformal_rank, kth_smallest, quantile, QuantileRule};
-pub use rng::{seeded_rng, standard_normal_vector, stream_rng, uniform_on_sphere, Rng};
+pub use rng::{
+    sample_index, seeded_rng, standard_normal_vector, stream_rng, uniform_on_sphere, Rng,
+};
 pub use spectral::{
     hutchinson_trace, power_iteration, PowerIterationParams, PowerIterationResult, TraceEstimate,
 };

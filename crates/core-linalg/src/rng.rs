@@ -20,6 +20,21 @@ pub fn stream_rng(seed: u64, stream: u64) -> Rng {
     rng
 }
 
+/// Draws an index from the probability vector `p` (validated by the caller) by inverting its
+/// cumulative sums with one uniform draw. If rounding leaves the draw at or above `Σp`, the last
+/// index with positive probability is returned; never an index of probability 0.
+pub fn sample_index<R: rand::Rng + ?Sized>(p: &[f64], rng: &mut R) -> usize {
+    let u: f64 = rand::RngExt::random(rng);
+    let mut acc = 0.0;
+    for (i, &pi) in p.iter().enumerate() {
+        acc += pi;
+        if u < acc {
+            return i;
+        }
+    }
+    p.iter().rposition(|&pi| pi > 0.0).unwrap_or(0)
+}
+
 /// A vector of `n` independent standard normal draws.
 pub fn standard_normal_vector(rng: &mut Rng, n: usize) -> DVector<f64> {
     DVector::from_fn(n, |_, _| StandardNormal.sample(rng))
@@ -54,6 +69,24 @@ mod tests {
         assert_eq!(s0.next_u64(), seeded_rng(5).next_u64());
         assert_ne!(stream_rng(5, 0).next_u64(), s1.next_u64());
         let _ = s0.next_u64();
+    }
+
+    #[test]
+    fn sample_index_frequencies_and_zero_mass() {
+        let p = [0.2, 0.0, 0.5, 0.3];
+        let mut rng = seeded_rng(4);
+        let n = 200_000;
+        let mut counts = [0usize; 4];
+        for _ in 0..n {
+            counts[sample_index(&p, &mut rng)] += 1;
+        }
+        assert_eq!(counts[1], 0);
+        for (c, q) in counts.iter().zip(p) {
+            let se = (q * (1.0 - q) / n as f64).sqrt();
+            assert!((*c as f64 / n as f64 - q).abs() <= 5.0 * se + 1e-12);
+        }
+        // Mass summing a hair below 1 never returns the zero-probability tail.
+        assert!((0..1000).all(|_| sample_index(&[0.5, 0.499_999, 0.0], &mut rng) < 2));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 use crate::HmmError;
 use core_linalg::{check_column_stochastic, check_probability_vector, STOCHASTIC_TOL};
 use nalgebra::DMatrix;
-use rand::{Rng, RngExt};
+use rand::Rng;
 
 /// A hidden Markov model whose transition depends on an action: `T(a)[i, j] = P(s_k = i |
 /// s_{k−1} = j, a_k = a)` (column-stochastic), emissions `E[o, s] = P(y = o | s)` (columns sum to
@@ -36,22 +36,7 @@ pub struct Trajectory {
 
 fn sample_column<R: Rng + ?Sized>(m: &DMatrix<f64>, col: usize, rng: &mut R) -> usize {
     let n = m.nrows();
-    sample_from(&m.as_slice()[col * n..(col + 1) * n], rng)
-}
-
-/// Draws an index from the probability vector `c` (column-major storage makes every column of
-/// a matrix such a slice).
-fn sample_from<R: Rng + ?Sized>(c: &[f64], rng: &mut R) -> usize {
-    let u: f64 = rng.random();
-    let mut acc = 0.0;
-    for (i, &p) in c.iter().enumerate() {
-        acc += p;
-        if u < acc {
-            return i;
-        }
-    }
-    // Rounding left u ≥ Σp: return the last state with positive probability.
-    c.iter().rposition(|&p| p > 0.0).unwrap_or(0)
+    core_linalg::sample_index(&m.as_slice()[col * n..(col + 1) * n], rng)
 }
 
 impl ControlledHmm {
@@ -151,7 +136,7 @@ impl ControlledHmm {
 
     /// Draws `s_0 ~ π₀`.
     pub fn sample_initial<R: Rng + ?Sized>(&self, rng: &mut R) -> usize {
-        sample_from(&self.initial, rng)
+        core_linalg::sample_index(&self.initial, rng)
     }
     /// Draws the next state from `T(action)[:, state]`.
     pub fn sample_transition<R: Rng + ?Sized>(
