@@ -16,6 +16,16 @@ fn batch(n: usize, k: usize, seed: u64) -> (Vec<f64>, Vec<usize>) {
     (f, y)
 }
 
+/// Labels as the `u32` target tensor the losses take.
+fn targets(y: &[usize]) -> Tensor {
+    Tensor::from_vec(
+        y.iter().map(|&c| c as u32).collect::<Vec<_>>(),
+        y.len(),
+        &Device::Cpu,
+    )
+    .unwrap()
+}
+
 /// Each loss computed row by row in plain f64, independently of candle.
 fn reference(kind: LossKind, f: &[f64], y: &[usize], k: usize) -> f64 {
     let rows: Vec<&[f64]> = f.chunks(k).collect();
@@ -56,12 +66,7 @@ fn every_autograd_loss_matches_its_plain_reference() {
     let (k, n) = (7, 33);
     let (f, y) = batch(n, k, 1);
     let logits = Tensor::from_slice(&f, (n, k), &Device::Cpu).unwrap();
-    let targets = Tensor::from_vec(
-        y.iter().map(|&c| c as u32).collect::<Vec<_>>(),
-        n,
-        &Device::Cpu,
-    )
-    .unwrap();
+    let targets = targets(&y);
     for kind in [
         LossKind::CrossEntropy,
         LossKind::LabelSmoothing { epsilon: 0.1 },
@@ -91,12 +96,7 @@ fn every_autograd_loss_matches_its_plain_reference() {
 fn every_autograd_gradient_matches_finite_differences() {
     let (k, n) = (4, 9);
     let (f, y) = batch(n, k, 2);
-    let targets = Tensor::from_vec(
-        y.iter().map(|&c| c as u32).collect::<Vec<_>>(),
-        n,
-        &Device::Cpu,
-    )
-    .unwrap();
+    let targets = targets(&y);
     for kind in [
         LossKind::LabelSmoothing { epsilon: 0.1 },
         LossKind::ConfidencePenalty { beta: 0.25 },
@@ -180,12 +180,7 @@ fn running_rho_is_updated_by_the_loss_without_gradient() {
         .unwrap()
         .to_dtype(DType::F32)
         .unwrap();
-    let targets = Tensor::from_vec(
-        y.iter().map(|&c| c as u32).collect::<Vec<_>>(),
-        16,
-        &Device::Cpu,
-    )
-    .unwrap();
+    let targets = targets(&y);
     let loss = ClassificationLoss::penex(0.1).unwrap();
     assert_eq!(loss.rho(), Some(1.0));
     let l = loss
