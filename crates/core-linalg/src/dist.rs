@@ -1,5 +1,5 @@
 use crate::LinalgError;
-use statrs::distribution::{Beta, Binomial, Continuous, ContinuousCDF, DiscreteCDF};
+use statrs::distribution::{Beta, Binomial, Continuous, ContinuousCDF, DiscreteCDF, StudentsT};
 use statrs::function::beta::ln_beta;
 use statrs::function::factorial::ln_binomial;
 
@@ -120,6 +120,69 @@ pub fn wilson_interval(successes: u64, trials: u64, z: f64) -> Result<(f64, f64)
     Ok(((centre - half).max(0.0), (centre + half).min(1.0)))
 }
 
+/// The Clopper–Pearson ("exact") two-sided interval at confidence `level` for a binomial
+/// proportion with `successes` out of `trials`: the `(1 − level)/2` quantile of
+/// Beta(k, n − k + 1) and the `(1 + level)/2` quantile of Beta(k + 1, n − k), with the bounds 0
+/// at k = 0 and 1 at k = n. Its coverage is at least `level` for every true proportion, so
+/// 1000 successes out of 1000 give `[0.9963, 1]`, not a point. Errors when `trials == 0`,
+/// `successes > trials` or `level ∉ (0, 1)`.
+pub fn clopper_pearson_interval(
+    successes: u64,
+    trials: u64,
+    level: f64,
+) -> Result<(f64, f64), LinalgError> {
+    if trials == 0 {
+        return Err(LinalgError::Empty {
+            what: "binomial trials",
+        });
+    }
+    if successes > trials {
+        return Err(LinalgError::Parameter {
+            name: "successes",
+            value: successes as f64,
+            reason: "cannot exceed the number of trials",
+        });
+    }
+    if !(level > 0.0 && level < 1.0) {
+        return Err(LinalgError::Parameter {
+            name: "level",
+            value: level,
+            reason: "confidence level must lie in (0, 1)",
+        });
+    }
+    let (k, n) = (successes as f64, trials as f64);
+    let tail = (1.0 - level) / 2.0;
+    let lo = if successes == 0 {
+        0.0
+    } else {
+        beta_quantile(tail, k, n - k + 1.0)?
+    };
+    let hi = if successes == trials {
+        1.0
+    } else {
+        beta_quantile(1.0 - tail, k + 1.0, n - k)?
+    };
+    Ok((lo, hi))
+}
+
+/// The `p`-quantile of Student's t distribution with `dof` degrees of freedom, via `statrs`.
+/// Errors unless `p ∈ (0, 1)` and `dof > 0` is finite.
+pub fn student_t_quantile(p: f64, dof: f64) -> Result<f64, LinalgError> {
+    if !(p > 0.0 && p < 1.0) {
+        return Err(LinalgError::Parameter {
+            name: "p",
+            value: p,
+            reason: "quantile level must lie in (0, 1)",
+        });
+    }
+    let t = StudentsT::new(0.0, 1.0, dof).map_err(|_| LinalgError::Parameter {
+        name: "degrees of freedom",
+        value: dof,
+        reason: "must be finite and positive",
+    })?;
+    Ok(t.inverse_cdf(p))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,5 +287,35 @@ mod tests {
         );
         assert!(wilson_interval(1, 0, 1.96).is_err());
         assert!(wilson_interval(3, 2, 1.96).is_err());
+    }
+    #[test]
+    fn clopper_pearson_known_values_and_coverage() {
+        // 1000 of 1000 at 95%: lower bound (0.025)^(1/1000) = 0.996318.
+        let (lo, hi) = clopper_pearson_interval(1000, 1000, 0.95).unwrap();
+        assert!((lo - 0.025f64.powf(1e-3)).abs() < 1e-9, "{lo}");
+        assert_eq!(hi, 1.0);
+        // 0 of 10: upper bound 1 − 0.025^(1/10).
+        let (lo, hi) = clopper_pearson_interval(0, 10, 0.95).unwrap();
+        assert_eq!(lo, 0.0);
+        assert!((hi - (1.0 - 0.025f64.powf(0.1))).abs() < 1e-9, "{hi}");
+        // Independent route: the bounds solve P(Bin(n, lo) ≥ k) = 0.025 and P(Bin(n, hi) ≤ k) = 0.025.
+        let (k, n) = (7u64, 20u64);
+        let (lo, hi) = clopper_pearson_interval(k, n, 0.95).unwrap();
+        assert!((1.0 - binomial_cdf(k - 1, n, lo).unwrap() - 0.025).abs() < 1e-9);
+        assert!((binomial_cdf(k, n, hi).unwrap() - 0.025).abs() < 1e-9);
+        assert!(clopper_pearson_interval(1, 0, 0.95).is_err());
+        assert!(clopper_pearson_interval(3, 2, 0.95).is_err());
+        assert!(clopper_pearson_interval(1, 2, 1.0).is_err());
+        assert!(clopper_pearson_interval(1, 2, f64::NAN).is_err());
+    }
+
+    #[test]
+    fn student_t_quantiles() {
+        // Table values: t_{0.975, 1} = 12.7062, t_{0.975, 10} = 2.2281; large dof → 1.95996.
+        assert!((student_t_quantile(0.975, 1.0).unwrap() - 12.7062).abs() < 1e-3);
+        assert!((student_t_quantile(0.975, 10.0).unwrap() - 2.2281).abs() < 1e-4);
+        assert!((student_t_quantile(0.975, 1e7).unwrap() - 1.959964).abs() < 1e-5);
+        assert!(student_t_quantile(0.0, 3.0).is_err());
+        assert!(student_t_quantile(0.5, 0.0).is_err());
     }
 }

@@ -12,8 +12,9 @@
 //! - [`quantile`] with several rules, and [`conformal_quantile`] (the split-conformal "higher"
 //!   rule);
 //! - [`beta_cdf`], [`beta_quantile`], [`binomial_cdf`] (through `statrs`), the Beta-binomial
-//!   [`beta_binomial_pmf`] / [`beta_binomial_cdf`], [`kolmogorov_pvalue`], the [`wilson_interval`] and a
-//!   percentile [`bootstrap_mean_ci`]; [`mean_and_sd`];
+//!   [`beta_binomial_pmf`] / [`beta_binomial_cdf`], [`kolmogorov_pvalue`], the [`wilson_interval`],
+//!   the [`clopper_pearson_interval`], [`student_t_quantile`] and a percentile
+//!   [`bootstrap_mean_ci`]; [`mean_and_sd`] and the t interval [`mean_interval`];
 //! - [`seeded_rng`] / [`stream_rng`] (ChaCha8: the same stream on every platform), [`sample_index`],
 //!   [`standard_normal_vector`] and [`uniform_on_sphere`].
 //!
@@ -47,7 +48,7 @@ mod threshold;
 pub use bootstrap::bootstrap_mean_ci;
 pub use dist::{
     beta_binomial_cdf, beta_binomial_pmf, beta_cdf, beta_pdf, beta_quantile, binomial_cdf,
-    kolmogorov_pvalue, wilson_interval,
+    clopper_pearson_interval, kolmogorov_pvalue, student_t_quantile, wilson_interval,
 };
 pub use error::{check_finite, LinalgError};
 pub use logsumexp::{
@@ -60,7 +61,7 @@ pub use rng::{
 pub use spectral::{
     hutchinson_trace, power_iteration, PowerIterationParams, PowerIterationResult, TraceEstimate,
 };
-pub use stats::mean_and_sd;
+pub use stats::{mean_and_sd, mean_interval, MeanInterval};
 pub use stochastic::{check_column_stochastic, check_probability_vector, check_row_stochastic};
 pub use threshold::{singular_value_threshold, soft_threshold, soft_threshold_in_place};
 

@@ -1,5 +1,6 @@
-use crate::claim::{Claim, ClaimKind};
+use crate::claim::{Claim, ClaimKind, Why};
 use crate::plot::Plot;
+use crate::ReproError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
@@ -94,6 +95,11 @@ impl fmt::Display for Cell {
 }
 
 /// A named table of results.
+///
+/// A table is *stochastic* by default: its numbers depend on the master seed, and the snapshot
+/// test checks that another seed changes it. Tables of exact computations (closed forms,
+/// enumerations) are declared with [`Table::deterministic`], and the test checks that no seed
+/// changes them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table {
     /// Name (also the heading in the report).
@@ -102,15 +108,27 @@ pub struct Table {
     pub columns: Vec<String>,
     /// Rows; each has one cell per column.
     pub rows: Vec<Vec<Cell>>,
+    /// Whether the table is independent of the master seed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deterministic: bool,
 }
 
 impl Table {
-    /// An empty table with the given columns.
+    /// An empty stochastic table with the given columns.
     pub fn new(name: impl Into<String>, columns: &[&str]) -> Self {
         Self {
             name: name.into(),
             columns: columns.iter().map(|c| c.to_string()).collect(),
             rows: Vec::new(),
+            deterministic: false,
+        }
+    }
+
+    /// An empty table of exact computations, which no seed may change.
+    pub fn deterministic(name: impl Into<String>, columns: &[&str]) -> Self {
+        Self {
+            deterministic: true,
+            ..Self::new(name, columns)
         }
     }
 
@@ -175,10 +193,53 @@ impl Outcome {
         }
     }
 
-    /// Records a parameter.
-    pub fn param(&mut self, key: &str, value: impl Into<Value>) -> &mut Self {
-        self.params.insert(key.into(), value.into());
+    /// Records a parameter: any serialisable value (numbers, strings, arrays, structs).
+    pub fn param(&mut self, key: &str, value: impl Serialize) -> &mut Self {
+        let v = serde_json::to_value(value).unwrap_or_else(|e| Value::String(e.to_string()));
+        self.params.insert(key.into(), v);
         self
+    }
+
+    /// Checks the harness's rules: every [`Why::Evidence`] names a table, plot or claim of this
+    /// outcome, and every table row has one cell per column.
+    pub fn validate(&self) -> Result<(), ReproError> {
+        let invalid = |reason: String| ReproError::Invalid {
+            paper: self.paper.clone(),
+            experiment: self.experiment.clone(),
+            reason,
+        };
+        let known = |name: &str| {
+            self.tables.iter().any(|t| t.name == name)
+                || self.plots.iter().any(|p| p.name == name || p.title == name)
+                || self.claims.iter().any(|c| c.statement == name)
+        };
+        for c in &self.claims {
+            if let Some(Why::Evidence { see, .. }) = &c.why {
+                if see.is_empty() {
+                    return Err(invalid(format!(
+                        "the explanation of “{}” names no evidence; use Why::hypothesis",
+                        c.statement
+                    )));
+                }
+                if let Some(missing) = see.iter().find(|s| !known(s)) {
+                    return Err(invalid(format!(
+                        "the explanation of “{}” cites “{missing}”, which is no table, plot or claim of this outcome",
+                        c.statement
+                    )));
+                }
+            }
+        }
+        for t in &self.tables {
+            if let Some(r) = t.rows.iter().find(|r| r.len() != t.columns.len()) {
+                return Err(invalid(format!(
+                    "table “{}” has a row of {} cells for {} columns",
+                    t.name,
+                    r.len(),
+                    t.columns.len()
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn count(&self, kind: ClaimKind) -> (usize, usize) {
@@ -212,17 +273,46 @@ impl Outcome {
     }
 
     /// The outcome as JSON for an insta snapshot: the wall time removed, every float rounded to
-    /// `digits` significant digits, and magnitudes below `floor` (rounding noise, e.g. the error
-    /// of an exact identity) shown as 0. Verdicts (`holds`) stay exact, so a noise-level value
-    /// that crosses its threshold still shows up.
-    pub fn snapshot(&self, digits: i32, floor: f64) -> Value {
+    /// `rounding.digits` significant digits, and magnitudes below `rounding.floor` (rounding
+    /// noise, e.g. the error of an exact identity) shown as 0. Integers and verdicts (`holds`)
+    /// stay exact, so a noise-level value that crosses its threshold still shows up.
+    pub fn snapshot(&self, rounding: Rounding) -> Value {
         let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
         if let Value::Object(m) = &mut v {
             m.remove("wall_time_s");
         }
-        round_value(&mut v, digits, floor);
+        round_value(&mut v, rounding.digits, rounding.floor);
         v
     }
+}
+
+/// How far an experiment's snapshot rounds its floats, and why: as little as holds across CPUs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rounding {
+    /// Significant digits kept.
+    pub digits: i32,
+    /// Magnitudes below this show as 0.
+    pub floor: f64,
+    /// Why this much.
+    pub reason: &'static str,
+}
+
+impl Rounding {
+    /// Seeded f64 computations (closed forms, simulations, exact tools): the same bits on every
+    /// CPU up to libm's last-bit differences, so 6 digits; values below 1e-9 are the rounding
+    /// noise of exact identities.
+    pub const EXACT: Rounding = Rounding {
+        digits: 6,
+        floor: 1e-9,
+        reason: "seeded f64 computations: identical on every CPU to far more than 6 digits",
+    };
+    /// Numbers from models trained with candle: its matrix kernels are chosen per CPU at run
+    /// time (AVX2, AVX-512), so a trained model's last bits differ between machines; 4 digits.
+    pub const TRAINED: Rounding = Rounding {
+        digits: 4,
+        floor: 1e-9,
+        reason: "trained with candle, whose SIMD kernels are chosen per CPU: last bits differ",
+    };
 }
 
 fn round_value(v: &mut Value, digits: i32, floor: f64) {
@@ -307,7 +397,11 @@ mod tests {
         assert_eq!(o.checks(), (1, 2));
         assert_eq!(o.findings(), (1, 1));
         assert_eq!(o.failed_checks().count(), 1);
-        let s = o.snapshot(3, 1e-9);
+        let s = o.snapshot(Rounding {
+            digits: 3,
+            floor: 1e-9,
+            reason: "test",
+        });
         assert!(s.get("wall_time_s").is_none());
         assert_eq!(s["claims"][0]["measured"], serde_json::json!(0.0));
         assert_eq!(s["claims"][2]["measured"], serde_json::json!(0.123));

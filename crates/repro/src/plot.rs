@@ -12,6 +12,31 @@ pub struct Series {
     pub x: Vec<f64>,
     /// y values (for a histogram: the samples).
     pub y: Vec<f64>,
+    /// A confidence band `(lo, hi)` per point, drawn as a shaded area (line plots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub band: Option<Band>,
+    /// Colour group and dash (line plots): series of one configuration share a colour, the
+    /// methods compared on it differ by dash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style: Option<Style>,
+}
+
+/// The lower and upper ends of a confidence band, one per point of the series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Band {
+    /// Lower ends.
+    pub lo: Vec<f64>,
+    /// Upper ends.
+    pub hi: Vec<f64>,
+}
+
+/// How a line series is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Style {
+    /// Palette index shared by the series of one configuration.
+    pub colour: usize,
+    /// Dashed instead of solid.
+    pub dashed: bool,
 }
 
 impl Series {
@@ -21,7 +46,22 @@ impl Series {
             name: name.into(),
             x,
             y,
+            band: None,
+            style: None,
         }
+    }
+
+    /// Adds a confidence band (one `lo` and `hi` per point).
+    pub fn with_band(mut self, lo: Vec<f64>, hi: Vec<f64>) -> Self {
+        self.band = Some(Band { lo, hi });
+        self
+    }
+
+    /// Draws the series in palette colour `colour`, dashed or solid: paired comparisons give
+    /// each configuration one colour and each method one dash.
+    pub fn styled(mut self, colour: usize, dashed: bool) -> Self {
+        self.style = Some(Style { colour, dashed });
+        self
     }
 }
 
@@ -157,7 +197,10 @@ pub fn render_svg(plot: &Plot) -> Result<String, ReproError> {
         match &plot.kind {
             PlotKind::Line(series) | PlotKind::Scatter(series) => {
                 let xr = range(series.iter().flat_map(|s| s.x.iter().map(|&x| tx(x))));
-                let yr = range(series.iter().flat_map(|s| s.y.iter().map(|&y| ty(y))));
+                let yr = range(series.iter().flat_map(|s| {
+                    let band = s.band.iter().flat_map(|b| b.lo.iter().chain(&b.hi));
+                    s.y.iter().chain(band).map(|&y| ty(y))
+                }));
                 let mut chart = ChartBuilder::on(&root)
                     .caption(&plot.title, ("sans-serif", 20))
                     .margin(12)
@@ -172,8 +215,24 @@ pub fn render_svg(plot: &Plot) -> Result<String, ReproError> {
                     .draw()
                     .map_err(|e| err(&e))?;
                 let scatter = matches!(plot.kind, PlotKind::Scatter(_));
+                let colour = |i: usize, s: &Series| palette(s.style.map_or(i, |st| st.colour));
+                // Bands first, so every line stays visible on top of them.
                 for (i, s) in series.iter().enumerate() {
-                    let c = palette(i);
+                    let Some(b) = &s.band else { continue };
+                    let c = colour(i, s);
+                    let upper = s.x.iter().zip(&b.hi).map(|(&x, &y)| (tx(x), ty(y)));
+                    let lower = s.x.iter().zip(&b.lo).rev().map(|(&x, &y)| (tx(x), ty(y)));
+                    let poly: Vec<(f64, f64)> = upper
+                        .chain(lower)
+                        .filter(|(x, y)| x.is_finite() && y.is_finite())
+                        .collect();
+                    chart
+                        .draw_series(std::iter::once(Polygon::new(poly, c.mix(0.18).filled())))
+                        .map_err(|e| err(&e))?;
+                }
+                for (i, s) in series.iter().enumerate() {
+                    let c = colour(i, s);
+                    let dashed = s.style.is_some_and(|st| st.dashed);
                     let pts: Vec<(f64, f64)> =
                         s.x.iter()
                             .zip(&s.y)
@@ -184,13 +243,21 @@ pub fn render_svg(plot: &Plot) -> Result<String, ReproError> {
                         chart
                             .draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))
                             .map_err(|e| err(&e))?
+                    } else if dashed {
+                        chart
+                            .draw_series(DashedLineSeries::new(pts, 8, 5, c.stroke_width(2)))
+                            .map_err(|e| err(&e))?
                     } else {
                         chart
                             .draw_series(LineSeries::new(pts, c.stroke_width(2)))
                             .map_err(|e| err(&e))?
                     };
                     anno.label(s.name.clone()).legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                        if dashed {
+                            PathElement::new(vec![(x, y), (x + 6, y)], c.stroke_width(2))
+                        } else {
+                            PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                        }
                     });
                 }
                 chart
@@ -377,6 +444,17 @@ mod tests {
             assert!(svg.contains("A title") && svg.contains("first") && svg.contains("second"));
             assert!(svg.contains("log10 steps"));
         }
+        let banded = vec![
+            Series::new("a solid", vec![1.0, 2.0], vec![0.5, 0.6])
+                .with_band(vec![0.4, 0.5], vec![0.6, 0.7])
+                .styled(3, false),
+            Series::new("a dashed", vec![1.0, 2.0], vec![0.2, 0.3]).styled(3, true),
+        ];
+        let svg = render_svg(&Plot::new("b", "Bands", "x", "y", PlotKind::Line(banded))).unwrap();
+        assert!(svg.contains("<polygon"), "the band is drawn");
+        assert!(svg.contains("a dashed"));
+        // Both series use palette colour 3 (214, 39, 40).
+        assert!(svg.matches("#D62728").count() >= 2);
         let h = Plot::new(
             "h",
             "Hist",

@@ -1,8 +1,9 @@
-use crate::claim::ClaimKind;
+use crate::claim::{Claim, ClaimKind, Threshold};
 use crate::outcome::fmt_num;
 use crate::plot::render_svg;
 use crate::write::{to_json, write_atomic};
-use crate::{Outcome, ReproError};
+use crate::{Outcome, Profile, ReproError};
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -38,7 +39,30 @@ fn escape(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-/// The Markdown report of one paper (plots referenced as `<name>.svg` beside it).
+fn verdict(c: &Claim) -> &'static str {
+    match (c.kind, c.holds) {
+        (ClaimKind::Check, true) => "✅ holds",
+        (ClaimKind::Check, false) => "❌ FAILED",
+        (ClaimKind::Finding, true) => "✅ reproduced",
+        (ClaimKind::Finding, false) => "⚠️ not reproduced",
+    }
+}
+
+/// "ours ± uncertainty" for the claims table.
+fn ours(c: &Claim) -> String {
+    match &c.estimate {
+        Some(e) => e.describe(),
+        None => match c.threshold {
+            Threshold::IsTrue => if c.measured == 1.0 { "true" } else { "false" }.into(),
+            Threshold::NoneAmong(n) => format!("{} of {n}", fmt_num(c.measured)),
+            _ => format!("{} (exact)", fmt_num(c.measured)),
+        },
+    }
+}
+
+/// The Markdown report of one paper (plots referenced as `<name>.svg` beside it). It opens with
+/// the table of every claim — statement, the paper's value, ours with its uncertainty, the
+/// decision rule and the verdict — then explains the failures, then shows each experiment.
 pub fn paper_report_markdown(summary: &PaperSummary) -> String {
     let mut md = String::new();
     let (ch, ct) = summary.checks();
@@ -54,6 +78,32 @@ pub fn paper_report_markdown(summary: &PaperSummary) -> String {
         md,
         "Profile `{profile}`, seed {seed}. Checks held: **{ch}/{ct}**. Findings reproduced: **{fr}/{ft}**.\n"
     );
+    let _ = writeln!(md, "## Claims\n");
+    let _ = writeln!(
+        md,
+        "| experiment | kind | claim | paper | ours | rule | verdict |\n|---|---|---|---|---|---|---|"
+    );
+    for kind in [ClaimKind::Finding, ClaimKind::Check] {
+        for o in &summary.outcomes {
+            for c in o.claims.iter().filter(|c| c.kind == kind) {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    o.experiment,
+                    match c.kind {
+                        ClaimKind::Check => "check",
+                        ClaimKind::Finding => "finding",
+                    },
+                    escape(&c.statement),
+                    escape(c.paper.as_deref().unwrap_or("—")),
+                    escape(&ours(c)),
+                    escape(&c.rule()),
+                    verdict(c)
+                );
+            }
+        }
+    }
+    md.push('\n');
     let failed: Vec<_> = summary
         .outcomes
         .iter()
@@ -67,8 +117,8 @@ pub fn paper_report_markdown(summary: &PaperSummary) -> String {
                 "- **{}**: {} — measured {} (needs {})",
                 o.experiment,
                 c.statement,
-                fmt_num(c.measured),
-                c.threshold.describe()
+                ours(c),
+                c.rule()
             );
         }
         md.push('\n');
@@ -83,15 +133,15 @@ pub fn paper_report_markdown(summary: &PaperSummary) -> String {
         for (o, c) in unrep {
             let _ = writeln!(
                 md,
-                "- **{}**: {} — measured {} (paper: {}).{}",
+                "- **{}**: {} — measured {} (rule: {}).{}",
                 o.experiment,
                 c.statement,
-                fmt_num(c.measured),
-                c.threshold.describe(),
-                c.note
+                ours(c),
+                c.rule(),
+                c.why
                     .as_ref()
-                    .map(|n| format!(" *Why:* {n}"))
-                    .unwrap_or_default()
+                    .map(|w| format!(" *Why:* {}", w.describe()))
+                    .unwrap_or_else(|| " *Why:* not explained.".into())
             );
         }
         md.push('\n');
@@ -106,43 +156,19 @@ pub fn paper_report_markdown(summary: &PaperSummary) -> String {
                 serde_json::Value::Object(o.params.clone())
             );
         }
-        if !o.claims.is_empty() {
+        let noted: Vec<&Claim> = o.claims.iter().filter(|c| c.note.is_some()).collect();
+        for c in noted {
             let _ = writeln!(
                 md,
-                "| kind | claim | measured | threshold | verdict |\n|---|---|---|---|---|"
+                "- *{}*: {}",
+                c.statement,
+                c.note.as_deref().unwrap_or_default()
             );
-            for c in &o.claims {
-                let verdict = match (c.kind, c.holds) {
-                    (ClaimKind::Check, true) => "✅ holds",
-                    (ClaimKind::Check, false) => "❌ FAILED",
-                    (ClaimKind::Finding, true) => "✅ reproduced",
-                    (ClaimKind::Finding, false) => "⚠️ not reproduced",
-                };
-                let kind = match c.kind {
-                    ClaimKind::Check => "check",
-                    ClaimKind::Finding => "finding",
-                };
-                let note = c
-                    .note
-                    .as_ref()
-                    .map(|n| format!(" ({})", escape(n)))
-                    .unwrap_or_default();
-                let _ = writeln!(
-                    md,
-                    "| {kind} | {}{note} | {} | {} | {verdict} |",
-                    escape(&c.statement),
-                    fmt_num(c.measured),
-                    c.threshold.describe()
-                );
-            }
-            md.push('\n');
         }
         for n in &o.notes {
             let _ = writeln!(md, "- {n}");
         }
-        if !o.notes.is_empty() {
-            md.push('\n');
-        }
+        md.push('\n');
         for p in &o.plots {
             let _ = writeln!(md, "![{}]({}.svg)\n", escape(&p.title), p.name);
         }
@@ -172,6 +198,66 @@ pub fn paper_report_markdown(summary: &PaperSummary) -> String {
         }
     }
     md
+}
+
+/// One claim of the run, with where it comes from (a row of `results/summary.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SummaryClaim {
+    /// The paper.
+    pub paper: String,
+    /// The experiment.
+    pub experiment: String,
+    /// The claim.
+    #[serde(flatten)]
+    pub claim: Claim,
+}
+
+/// `results/summary.json`: every claim of the run, machine-readable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// The profile.
+    pub profile: Profile,
+    /// The master seed.
+    pub seed: u64,
+    /// `(held, total)` over checks.
+    pub checks: (usize, usize),
+    /// `(reproduced, total)` over findings.
+    pub findings: (usize, usize),
+    /// Every claim, in report order.
+    pub claims: Vec<SummaryClaim>,
+}
+
+impl RunSummary {
+    /// The summary of `papers`' outcomes.
+    pub fn new(papers: &[PaperSummary]) -> Self {
+        let first = papers.iter().flat_map(|p| p.outcomes.first()).next();
+        let add = |a: (usize, usize), b: (usize, usize)| (a.0 + b.0, a.1 + b.1);
+        Self {
+            profile: first.map_or(Profile::Quick, |o| o.profile),
+            seed: first.map_or(0, |o| o.seed),
+            checks: papers.iter().map(PaperSummary::checks).fold((0, 0), add),
+            findings: papers.iter().map(PaperSummary::findings).fold((0, 0), add),
+            claims: papers
+                .iter()
+                .flat_map(|p| &p.outcomes)
+                .flat_map(|o| {
+                    o.claims.iter().map(|c| SummaryClaim {
+                        paper: o.paper.clone(),
+                        experiment: o.experiment.clone(),
+                        claim: c.clone(),
+                    })
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Writes `<out>/summary.json` ([`RunSummary`]). Returns its path.
+pub fn write_summary_json(out: &Path, papers: &[PaperSummary]) -> Result<PathBuf, ReproError> {
+    let path = out.join("summary.json");
+    let json = serde_json::to_string_pretty(&RunSummary::new(papers))?;
+    write_atomic(&path, json.as_bytes())?;
+    Ok(path)
 }
 
 /// Writes `<out>/<paper>/`: one `<experiment>.json` per outcome, one `<plot>.svg` per plot and
@@ -225,7 +311,7 @@ pub fn write_index(out: &Path, papers: &[PaperSummary]) -> Result<PathBuf, Repro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Claim, Plot, PlotKind, Profile, Series, Threshold};
+    use crate::{Claim, Estimate, Plot, PlotKind, Profile, Series, Threshold, Why};
 
     #[test]
     fn writes_json_svg_and_reports() {
@@ -233,8 +319,12 @@ mod tests {
         o.claims
             .push(Claim::check("identity", 0.0, Threshold::AbsAtMost(1e-9)));
         o.claims.push(
-            Claim::finding("paper says ≥ 0.9", 0.5, Threshold::AtLeast(0.9))
-                .with_note("smaller scale"),
+            Claim::finding_estimate(
+                "paper says ≥ 0.9",
+                Estimate::proportion(50, 100).unwrap(),
+                Threshold::AtLeast(0.9),
+            )
+            .explain_if_failed(Why::hypothesis("smaller scale")),
         );
         o.plots.push(Plot::new(
             "curve",
@@ -252,7 +342,11 @@ mod tests {
         let report = write_paper(dir.path(), &summary).unwrap();
         let md = std::fs::read_to_string(report).unwrap();
         assert!(md.contains("Findings that did not reproduce"));
-        assert!(md.contains("*Why:* smaller scale"));
+        assert!(md.contains("*Why:* Hypothesis, not measured here: smaller scale"));
+        // The claims table opens the report, findings first, with the interval.
+        let claims_at = md.find("## Claims").unwrap();
+        assert!(claims_at < md.find("## exp").unwrap());
+        assert!(md.contains("| exp | finding | paper says ≥ 0.9 | — | 0.5 [0.3983, 0.6017] (n = 100, Clopper–Pearson 95%) | ≥ 0.9 | ⚠️ not reproduced |"), "{md}");
         assert!(md.contains("![Curve](curve.svg)"));
         assert!(dir.path().join("demo/exp.json").exists());
         assert!(dir.path().join("demo/curve.svg").exists());
@@ -261,6 +355,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(json.claims.len(), 2);
+        let sj = write_summary_json(dir.path(), std::slice::from_ref(&summary)).unwrap();
+        let back: RunSummary =
+            serde_json::from_str(&std::fs::read_to_string(sj).unwrap()).unwrap();
+        assert_eq!(back.claims.len(), 2);
+        assert_eq!(back.claims[1].claim.estimate.as_ref().unwrap().replicates, 100);
+        assert_eq!(back.findings, (0, 1));
         write_index(dir.path(), &[summary]).unwrap();
         let idx = std::fs::read_to_string(dir.path().join("REPORT.md")).unwrap();
         assert!(idx.contains("| [demo](demo/REPORT.md) | exp | 1/1 | 0/1 |"));
