@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::MultiProgress;
 use rayon::prelude::*;
-use repro::{Outcome, Paper, PaperSummary, Profile, RunContext};
+use repro::{Paper, PaperSummary, Profile, RunContext};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -150,11 +150,10 @@ fn run_paper(paper: &Paper, ctx: &RunContext) -> Result<(PaperSummary, f64)> {
     let start = Instant::now();
     let mut outcomes = Vec::new();
     for e in &paper.experiments {
-        let t = Instant::now();
-        let mut o: Outcome = (e.run)(ctx)
+        let o = paper
+            .run_experiment(e, ctx)
             .map_err(|err| anyhow::anyhow!("{err}"))
             .with_context(|| format!("paper {}, experiment {}", paper.name, e.name))?;
-        o.wall_time_s = t.elapsed().as_secs_f64();
         outcomes.push(o);
     }
     Ok((
@@ -212,6 +211,8 @@ fn reproduce(
     let summaries: Vec<PaperSummary> = results.iter().map(|(s, _)| s.clone()).collect();
     let index = repro::write_index(&out, &summaries)
         .with_context(|| format!("writing {}/REPORT.md", out.display()))?;
+    let summary_json = repro::write_summary_json(&out, &summaries)
+        .with_context(|| format!("writing {}/summary.json", out.display()))?;
 
     println!(
         "\n{:<20} {:<18} {:>8} {:>10} {:>9}",
@@ -242,17 +243,19 @@ fn reproduce(
                     o.experiment,
                     c.statement,
                     c.measured,
-                    c.threshold.describe()
+                    c.rule()
                 );
             }
             for c in o.unreproduced_findings() {
                 println!(
-                    "not reproduced  {}/{}: {} — measured {} (paper: {})",
+                    "not reproduced  {}/{}: {} — measured {} (rule: {})",
                     s.name,
                     o.experiment,
                     c.statement,
-                    c.measured,
-                    c.threshold.describe()
+                    c.estimate
+                        .as_ref()
+                        .map_or_else(|| c.measured.to_string(), |e| e.describe()),
+                    c.rule()
                 );
             }
         }
@@ -261,9 +264,47 @@ fn reproduce(
         println!("{}: {:.2} s in total", s.name, t);
     }
     println!("report: {}", index.display());
+    println!("claims: {}", summary_json.display());
     if failed > 0 {
         eprintln!("{failed} check(s) failed: these are bugs");
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::registry;
+
+    /// Names become folders and file names, and the harness matches outcomes to the registry
+    /// by them (every experiment's run is checked against its entry by
+    /// `repro::Paper::run_experiment`, which the crates' snapshot tests call): they must be
+    /// unique and file-name safe.
+    #[test]
+    fn registry_names_are_unique_and_file_safe() {
+        let papers = registry();
+        let safe = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        };
+        let mut names: Vec<&str> = papers.iter().map(|p| p.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), papers.len(), "duplicate paper names");
+        for p in &papers {
+            assert!(safe(p.name), "paper name {:?}", p.name);
+            let mut exps: Vec<&str> = p.experiments.iter().map(|e| e.name).collect();
+            assert!(exps.iter().all(|e| safe(e)), "{}: {exps:?}", p.name);
+            exps.sort_unstable();
+            exps.dedup();
+            assert_eq!(
+                exps.len(),
+                p.experiments.len(),
+                "{}: duplicate experiments",
+                p.name
+            );
+            assert!(!p.experiments.is_empty(), "{} has no experiments", p.name);
+        }
+    }
 }

@@ -1,19 +1,3 @@
-//! The quick-profile outcome of every experiment (seed 42) as an insta snapshot: a change in any
-//! reproduced number shows up as a reviewed diff. Floats are rounded to 4 significant digits
-//! (the classifier is trained with candle, whose matrix kernels are chosen per CPU; its
-//! probabilities are rounded to 4 decimals, so a last-bit difference can still move a count by
-//! one in a few of the thousands of trials, a change below the 4th digit) and magnitudes below
-//! 1e-9 show as 0.
-
-use repro::{Profile, RunContext};
-
-#[test]
-fn quick_outcomes_match_snapshots() {
-    let ctx = RunContext::new(Profile::Quick, 42);
-    for e in conformal::experiments::paper().experiments {
-        let o = (e.run)(&ctx).unwrap_or_else(|err| panic!("experiment {} failed: {err}", e.name));
-        let failed: Vec<_> = o.failed_checks().map(|c| c.statement.clone()).collect();
-        assert!(failed.is_empty(), "{}: failed checks {failed:?}", e.name);
-        insta::assert_json_snapshot!(e.name, o.snapshot(4, 1e-9));
-    }
-}
+//! The quick outcome of every experiment as an insta snapshot, plus the harness's checks: the
+//! same bytes at 1 and 2 threads, and every stochastic table moved by another seed.
+repro::snapshot_tests!(conformal::experiments::paper());

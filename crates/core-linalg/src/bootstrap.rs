@@ -19,13 +19,7 @@ pub fn bootstrap_mean_ci(
             what: "bootstrap resamples",
         });
     }
-    if !(level > 0.0 && level < 1.0) {
-        return Err(LinalgError::Parameter {
-            name: "level",
-            value: level,
-            reason: "confidence level must lie in (0, 1)",
-        });
-    }
+    crate::error::check_level(level)?;
     let n = data.len();
     let mut means: Vec<f64> = (0..resamples)
         .map(|_| (0..n).map(|_| data[rng.random_range(0..n)]).sum::<f64>() / n as f64)

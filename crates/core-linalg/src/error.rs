@@ -79,3 +79,33 @@ pub fn check_finite(what: &'static str, xs: &[f64]) -> Result<(), LinalgError> {
         None => Ok(()),
     }
 }
+
+/// Fails unless `level` is a confidence level in `(0, 1)`.
+pub(crate) fn check_level(level: f64) -> Result<(), LinalgError> {
+    if level > 0.0 && level < 1.0 {
+        Ok(())
+    } else {
+        Err(LinalgError::Parameter {
+            name: "level",
+            value: level,
+            reason: "confidence level must lie in (0, 1)",
+        })
+    }
+}
+
+/// Fails unless `trials > 0` and `successes ≤ trials`.
+pub(crate) fn check_binomial(successes: u64, trials: u64) -> Result<(), LinalgError> {
+    if trials == 0 {
+        return Err(LinalgError::Empty {
+            what: "binomial trials",
+        });
+    }
+    if successes > trials {
+        return Err(LinalgError::Parameter {
+            name: "successes",
+            value: successes as f64,
+            reason: "cannot exceed the number of trials",
+        });
+    }
+    Ok(())
+}

@@ -35,13 +35,7 @@ pub struct MeanInterval {
 /// non-finite data and `level ∉ (0, 1)`.
 pub fn mean_interval(data: &[f64], level: f64) -> Result<MeanInterval, LinalgError> {
     let (mean, sd) = mean_and_sd(data)?;
-    if !(level > 0.0 && level < 1.0) {
-        return Err(LinalgError::Parameter {
-            name: "level",
-            value: level,
-            reason: "confidence level must lie in (0, 1)",
-        });
-    }
+    crate::error::check_level(level)?;
     let n = data.len();
     if n == 1 {
         return Ok(MeanInterval {

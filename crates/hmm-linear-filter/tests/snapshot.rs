@@ -1,16 +1,3 @@
-//! The quick-profile outcome of every experiment (seed 42) as an insta snapshot: a change in any
-//! reproduced number shows up as a reviewed diff. Floats are rounded to 6 significant digits and
-//! magnitudes below 1e-9 (rounding noise of exact identities) show as 0.
-
-use repro::{Profile, RunContext};
-
-#[test]
-fn quick_outcomes_match_snapshots() {
-    let ctx = RunContext::new(Profile::Quick, 42);
-    for e in hmm_linear_filter::experiments::paper().experiments {
-        let o = (e.run)(&ctx).unwrap_or_else(|err| panic!("experiment {} failed: {err}", e.name));
-        let failed: Vec<_> = o.failed_checks().map(|c| c.statement.clone()).collect();
-        assert!(failed.is_empty(), "{}: failed checks {failed:?}", e.name);
-        insta::assert_json_snapshot!(e.name, o.snapshot(6, 1e-9));
-    }
-}
+//! The quick outcome of every experiment as an insta snapshot, plus the harness's checks: the
+//! same bytes at 1 and 2 threads, and every stochastic table moved by another seed.
+repro::snapshot_tests!(hmm_linear_filter::experiments::paper());

@@ -171,6 +171,26 @@ impl Estimate {
         }
     }
 
+    /// The estimate of `|θ − target|` implied by this estimate of `θ`: its interval is the image
+    /// of `[lo, hi]` under `|· − target|` (starting at 0 when it contains `target`).
+    pub fn abs_deviation(&self, target: f64) -> Self {
+        let d = |x: f64| (x - target).abs();
+        Self {
+            value: d(self.value),
+            std_error: self.std_error,
+            interval: self.interval.map(|[lo, hi]| {
+                if lo <= target && target <= hi {
+                    [0.0, d(lo).max(d(hi))]
+                } else {
+                    [d(lo).min(d(hi)), d(lo).max(d(hi))]
+                }
+            }),
+            level: self.level,
+            replicates: self.replicates,
+            method: format!("{}, |· − {}|", self.method, crate::outcome::fmt_num(target)),
+        }
+    }
+
     /// One stochastic run (a single trained model): no interval can be given.
     pub fn single_run(value: f64) -> Self {
         Self {
@@ -214,6 +234,12 @@ pub enum Decision {
     /// The whole confidence interval satisfies the threshold (e.g. "the 95% interval of the
     /// paired difference lies above 0"): for claims where the paper gives only a direction.
     Interval,
+}
+
+impl Decision {
+    fn is_estimate(&self) -> bool {
+        *self == Decision::Estimate
+    }
 }
 
 /// Why a finding did not reproduce (or a check failed): either backed by measurements in the
@@ -285,8 +311,9 @@ pub struct Claim {
     /// The uncertainty of a stochastic measurement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimate: Option<Estimate>,
-    /// How the verdict is reached from the estimate.
-    #[serde(default)]
+    /// How the verdict is reached from the estimate (omitted from the JSON when it is the
+    /// point estimate).
+    #[serde(default, skip_serializing_if = "Decision::is_estimate")]
     pub decision: Decision,
     /// Context for the reader.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -469,6 +496,12 @@ mod tests {
         assert!(lo < 0.9964 && lo > 0.9962 && hi == 1.0, "{lo}");
         assert_eq!(e.replicates, 1000);
         assert!(Estimate::proportion(3, 2).is_err());
+        let d = Estimate::proportion(45, 100).unwrap().abs_deviation(0.5);
+        let [lo, hi] = d.interval.unwrap();
+        assert!((d.value - 0.05).abs() < 1e-12 && lo == 0.0 && hi > 0.1);
+        let d = Estimate::proportion(10, 100).unwrap().abs_deviation(0.5);
+        let [lo, hi] = d.interval.unwrap();
+        assert!(lo > 0.32 && hi < 0.46, "{lo} {hi}");
         let e = Estimate::proportion_of([true, false, true, true]).unwrap();
         assert_eq!(e.value, 0.75);
     }

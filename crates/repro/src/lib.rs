@@ -88,8 +88,8 @@ pub use plot::{render_svg, Band, Plot, PlotKind, Series, Style};
 pub use progress::{Progress, RunContext};
 pub use registry::{BoxError, Experiment, Paper, RunFn};
 pub use report::{
-    paper_report_markdown, write_index, write_paper, write_summary_json, PaperSummary,
-    RunSummary, SummaryClaim,
+    paper_report_markdown, write_index, write_paper, write_summary_json, PaperSummary, RunSummary,
+    SummaryClaim,
 };
 pub use stream::{path_rng, path_seed, StreamPath};
 pub use write::{to_json, write_atomic};

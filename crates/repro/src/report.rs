@@ -52,10 +52,12 @@ fn verdict(c: &Claim) -> &'static str {
 fn ours(c: &Claim) -> String {
     match &c.estimate {
         Some(e) => e.describe(),
-        None => match c.threshold {
-            Threshold::IsTrue => if c.measured == 1.0 { "true" } else { "false" }.into(),
-            Threshold::NoneAmong(n) => format!("{} of {n}", fmt_num(c.measured)),
-            _ => format!("{} (exact)", fmt_num(c.measured)),
+        None => match (c.threshold, c.kind) {
+            (Threshold::IsTrue, _) => if c.measured == 1.0 { "true" } else { "false" }.into(),
+            (Threshold::NoneAmong(n), _) => format!("{} of {n}", fmt_num(c.measured)),
+            // A finding without an estimate is seed-independent (the snapshot test checks it).
+            (_, ClaimKind::Finding) => format!("{} (exact)", fmt_num(c.measured)),
+            (_, ClaimKind::Check) => fmt_num(c.measured),
         },
     }
 }
@@ -95,7 +97,7 @@ pub fn paper_report_markdown(summary: &PaperSummary) -> String {
                         ClaimKind::Finding => "finding",
                     },
                     escape(&c.statement),
-                    escape(c.paper.as_deref().unwrap_or("—")),
+                    escape(&c.paper.clone().unwrap_or_else(|| c.threshold.describe())),
                     escape(&ours(c)),
                     escape(&c.rule()),
                     verdict(c)
@@ -346,7 +348,7 @@ mod tests {
         // The claims table opens the report, findings first, with the interval.
         let claims_at = md.find("## Claims").unwrap();
         assert!(claims_at < md.find("## exp").unwrap());
-        assert!(md.contains("| exp | finding | paper says ≥ 0.9 | — | 0.5 [0.3983, 0.6017] (n = 100, Clopper–Pearson 95%) | ≥ 0.9 | ⚠️ not reproduced |"), "{md}");
+        assert!(md.contains("| exp | finding | paper says ≥ 0.9 | ≥ 0.9 | 0.5 [0.3983, 0.6017] (n = 100, Clopper–Pearson 95%) | ≥ 0.9 | ⚠️ not reproduced |"), "{md}");
         assert!(md.contains("![Curve](curve.svg)"));
         assert!(dir.path().join("demo/exp.json").exists());
         assert!(dir.path().join("demo/curve.svg").exists());
@@ -356,10 +358,12 @@ mod tests {
         .unwrap();
         assert_eq!(json.claims.len(), 2);
         let sj = write_summary_json(dir.path(), std::slice::from_ref(&summary)).unwrap();
-        let back: RunSummary =
-            serde_json::from_str(&std::fs::read_to_string(sj).unwrap()).unwrap();
+        let back: RunSummary = serde_json::from_str(&std::fs::read_to_string(sj).unwrap()).unwrap();
         assert_eq!(back.claims.len(), 2);
-        assert_eq!(back.claims[1].claim.estimate.as_ref().unwrap().replicates, 100);
+        assert_eq!(
+            back.claims[1].claim.estimate.as_ref().unwrap().replicates,
+            100
+        );
         assert_eq!(back.findings, (0, 1));
         write_index(dir.path(), &[summary]).unwrap();
         let idx = std::fs::read_to_string(dir.path().join("REPORT.md")).unwrap();

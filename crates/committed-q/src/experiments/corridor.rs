@@ -1,9 +1,12 @@
-use super::{BoxError, PAPER};
 use crate::exact::{behaviour_fixed_point, optimal_reactive_policy, q_star_realizability};
 use crate::{Behaviour, Corridor, QLearner, QLearningParams, QTable, LEFT, RIGHT};
-use core_linalg::{bootstrap_mean_ci, stream_rng};
-use rayon::prelude::*;
-use repro::{Claim, Outcome, Plot, PlotKind, RunContext, Series, Table, Threshold};
+use core_linalg::Rng;
+use repro::{
+    BoxError, Claim, Estimate, Outcome, Plot, PlotKind, RunContext, Series, Table, Threshold, Why,
+};
+
+const EXACT_TABLE: &str = "Exact tools on the corridor (closed forms: optimal (R, R) with return 0; committed fixed point [[−1, 0], [0, 1]]; q*(x, R) = x)";
+const FRACTION_TABLE: &str = "Fraction of runs whose greedy policy is optimal at T (strict comparison), with 95% Clopper–Pearson intervals";
 
 /// `n` log-spaced step counts from 10 to `horizon` (rounded, distinct, ending at `horizon`).
 pub fn log_checkpoints(horizon: u64, n: usize) -> Vec<u64> {
@@ -32,23 +35,19 @@ fn run(
     b: Behaviour,
     horizon: u64,
     checkpoints: &[u64],
-    seed: u64,
-    stream: u64,
-) -> Run {
-    let mut rng = stream_rng(seed, stream);
-    let params = QLearningParams::new(b, horizon)
-        .check()
-        .expect("the authors' defaults are valid");
-    let mut agent = QLearner::new(env, params, &mut rng);
+    rng: &mut Rng,
+) -> Result<Run, BoxError> {
+    let params = QLearningParams::new(b, horizon).check()?;
+    let mut agent = QLearner::new(env, params, rng);
     let mut optimal_at = Vec::with_capacity(checkpoints.len());
     for &c in checkpoints {
-        agent.run(c - agent.steps(), &mut rng);
+        agent.run(c - agent.steps(), rng);
         optimal_at.push(agent.q().strictly_prefers(&[RIGHT, RIGHT]));
     }
-    Run {
+    Ok(Run {
         optimal_at,
         q: agent.q().clone(),
-    }
+    })
 }
 
 fn closed_form_q() -> QTable {
@@ -57,33 +56,25 @@ fn closed_form_q() -> QTable {
 
 /// Experiment 1: the corridor.
 pub fn corridor(ctx: &RunContext) -> Result<Outcome, BoxError> {
-    let mut out = Outcome::new(
-        PAPER,
-        "corridor",
-        "The corridor: committed vs regular Q-learning",
-        ctx.profile,
-        ctx.seed,
-    );
+    let mut out = ctx.outcome("The corridor: committed vs regular Q-learning");
     let ks = [2usize, 3, 5, 10];
     let horizons = [1_000u64, 10_000];
     let seeds = ctx.profile.pick(300u64, 1000);
     let long_seeds = ctx.profile.pick(100u64, 1000);
     let long_horizon = 200_000u64;
     let n_checkpoints = 20;
-    let boot = 2000;
-    out.param("k", serde_json::json!(ks))
-        .param("horizons", serde_json::json!(horizons))
+    out.param("k", ks)
+        .param("horizons", horizons)
         .param("seeds", seeds)
         .param("long_horizon", long_horizon)
         .param("long_horizon_seeds", long_seeds)
         .param("alpha", "0.1 → 0.01 at T (c0·cb/(cb+t))")
         .param("epsilon", "0.1 → 0.01 at T")
-        .param("q_init", "0.1·N(0,1)")
-        .param("bootstrap_resamples", boot);
+        .param("q_init", "0.1·N(0,1)");
 
     // Exact tools against the closed forms.
-    let mut exact = Table::new(
-        "Exact tools on the corridor (closed forms: optimal (R, R) with return 0; committed fixed point [[−1, 0], [0, 1]]; q*(x, R) = x)",
+    let mut exact = Table::deterministic(
+        EXACT_TABLE,
         &[
             "k",
             "optimal policy",
@@ -134,10 +125,10 @@ pub fn corridor(ctx: &RunContext) -> Result<Outcome, BoxError> {
         ]);
     }
     out.tables.push(exact);
-    out.claims.push(Claim::check(
-        "the optimal reactive policy by enumeration is (R, R) for every k (number of k where it is not)",
-        policy_wrong as f64,
-        Threshold::AtMost(0.0),
+    out.claims.push(Claim::check_none(
+        "the optimal reactive policy by enumeration is (R, R) for every k (values of k where it is not)",
+        policy_wrong,
+        ks.len(),
     ));
     out.claims.push(Claim::check(
         "its return from the start is 0 (max |value| over k)",
@@ -155,99 +146,131 @@ pub fn corridor(ctx: &RunContext) -> Result<Outcome, BoxError> {
         Threshold::AbsAtMost(1e-9),
     ));
     out.claims.push(
-        Claim::finding(
-            "regular Q-learning's expected update (ε = 0.01) has a self-consistent bad fixed point at (L, L), and committed Q-learning's has none there, for every k (1 = yes)",
-            f64::from(u8::from(regular_story)),
-            Threshold::AtLeast(1.0),
+        Claim::finding_true(
+            "regular Q-learning's expected update (ε = 0.01) has a self-consistent bad fixed point at (L, L), and committed Q-learning's has none there, for every k",
+            regular_story,
         )
-        .explain_if_failed("the bad fixed point of regular Q-learning described in the paper notes was not found by the exact tool at this ε"),
+        .explain_if_failed(Why::evidence(
+            "the exact tool finds no such fixed point at this ε for some k",
+            &[EXACT_TABLE],
+        )),
     );
 
-    // Learning: fraction optimal over k, T, behaviour.
+    // Learning: fraction optimal over k, T, behaviour; one stream per run.
     let behaviours = [Behaviour::Committed, Behaviour::Regular];
-    let cells: Vec<(usize, usize, usize)> = (0..ks.len())
-        .flat_map(|ki| (0..horizons.len()).flat_map(move |ti| (0..2).map(move |bi| (ki, ti, bi))))
-        .collect();
-    let bar = ctx.progress(cells.len() as u64, "committed-q corridor");
-    let results: Vec<Vec<Run>> = cells
+    let cell_index = |ki: usize, ti: usize, bi: usize| (ki * horizons.len() + ti) * 2 + bi;
+    let runs: Vec<(usize, u64, usize, u64)> = ks
         .iter()
-        .map(|&(ki, ti, bi)| {
-            let env = Corridor::new(ks[ki]).expect("k ≥ 1");
-            let cps = log_checkpoints(horizons[ti], n_checkpoints);
-            let runs = (0..seeds)
-                .into_par_iter()
-                .map(|s| {
-                    let stream = (((ki * 2 + ti) * 2 + bi) as u64) * 1_000_000 + s;
-                    run(&env, behaviours[bi], horizons[ti], &cps, ctx.seed, stream)
-                })
-                .collect();
-            bar.inc(1);
-            runs
+        .flat_map(|&k| {
+            horizons.iter().flat_map(move |&t| {
+                (0..2).flat_map(move |bi| (0..seeds).map(move |s| (k, t, bi, s)))
+            })
         })
         .collect();
-    bar.finish();
-    let frac = |runs: &[Run], i: usize| {
-        runs.iter().filter(|r| r.optimal_at[i]).count() as f64 / runs.len() as f64
-    };
+    let flat = ctx.map_cells("run", &runs, |&(k, t, bi, _), rng| {
+        let env = Corridor::new(k)?;
+        run(
+            &env,
+            behaviours[bi],
+            t,
+            &log_checkpoints(t, n_checkpoints),
+            rng,
+        )
+    })?;
+    let mut results: Vec<Vec<Run>> = (0..ks.len() * horizons.len() * 2)
+        .map(|_| Vec::new())
+        .collect();
+    for (&(k, t, bi, _), r) in runs.iter().zip(flat) {
+        let ki = ks.iter().position(|&x| x == k).unwrap_or(0);
+        let ti = horizons.iter().position(|&x| x == t).unwrap_or(0);
+        results[cell_index(ki, ti, bi)].push(r);
+    }
+    let frac =
+        |runs: &[Run], i: usize| Estimate::proportion_of(runs.iter().map(|r| r.optimal_at[i]));
     let mut table = Table::new(
-        "Fraction of runs whose greedy policy is optimal at T (strict comparison), with 95% bootstrap intervals",
-        &["k", "T", "committed", "committed 95% CI", "regular", "regular 95% CI"],
+        FRACTION_TABLE,
+        &[
+            "k",
+            "T",
+            "committed",
+            "committed 95% CI",
+            "regular",
+            "regular 95% CI",
+        ],
     );
-    let (mut committed_min, mut regular_max_k5) = (1.0f64, 0.0f64);
+    let (mut committed_min, mut regular_max_k5): (Option<Estimate>, Option<Estimate>) =
+        (None, None);
     let mut curves = Vec::new();
-    let mut boot_rng = stream_rng(ctx.seed, 900_000_000);
     for (ki, &k) in ks.iter().enumerate() {
         for (ti, &t) in horizons.iter().enumerate() {
             let mut row: Vec<repro::Cell> = vec![k.into(), (t as usize).into()];
             for bi in 0..2 {
-                let runs = &results[(ki * 2 + ti) * 2 + bi];
+                let runs = &results[cell_index(ki, ti, bi)];
                 let last = runs[0].optimal_at.len() - 1;
-                let f = frac(runs, last);
-                let data: Vec<f64> = runs
-                    .iter()
-                    .map(|r| f64::from(u8::from(r.optimal_at[last])))
-                    .collect();
-                let (lo, hi) = bootstrap_mean_ci(&data, boot, 0.95, &mut boot_rng)?;
-                row.push(f.into());
+                let f = frac(runs, last)?;
+                let [lo, hi] = f.interval.unwrap_or([f.value; 2]);
+                row.push(f.value.into());
                 row.push(format!("[{lo:.3}, {hi:.3}]").into());
                 if bi == 0 {
-                    committed_min = committed_min.min(f);
-                } else if k >= 5 {
-                    regular_max_k5 = regular_max_k5.max(f);
+                    if committed_min.as_ref().is_none_or(|m| f.value < m.value) {
+                        committed_min = Some(f);
+                    }
+                } else if k >= 5 && regular_max_k5.as_ref().is_none_or(|m| f.value > m.value) {
+                    regular_max_k5 = Some(f);
                 }
                 if ti == horizons.len() - 1 {
                     let cps = log_checkpoints(t, n_checkpoints);
-                    curves.push(Series::new(
-                        format!("{} k={k}", behaviours[bi].name()),
-                        cps.iter().map(|&c| c as f64).collect(),
-                        (0..cps.len()).map(|i| frac(runs, i)).collect(),
-                    ));
+                    let ests: Vec<Estimate> = (0..cps.len())
+                        .map(|i| frac(runs, i))
+                        .collect::<Result<_, _>>()?;
+                    let end = |j: usize| {
+                        ests.iter()
+                            .map(|e| e.interval.map_or(e.value, |b| b[j]))
+                            .collect()
+                    };
+                    curves.push(
+                        Series::new(
+                            format!("{} k={k}", behaviours[bi].name()),
+                            cps.iter().map(|&c| c as f64).collect(),
+                            ests.iter().map(|e| e.value).collect(),
+                        )
+                        .with_band(end(0), end(1))
+                        .styled(ki, bi == 1),
+                    );
                 }
             }
             table.push(row);
         }
     }
     out.tables.push(table);
+    let committed_min = committed_min.ok_or("no cells")?;
+    let regular_max_k5 = regular_max_k5.ok_or("no cells with k ≥ 5")?;
     out.claims.push(
-        Claim::finding(
-            "committed Q-learning's greedy policy is optimal in ≥ 99% of runs for every k ≤ 10 and T ∈ {10³, 10⁴} (minimum over cells)",
+        Claim::finding_estimate(
+            "committed Q-learning's greedy policy is optimal in ≥ 99% of runs for every k ≤ 10 and T ∈ {10³, 10⁴} (the weakest cell)",
             committed_min,
             Threshold::AtLeast(0.99),
         )
-        .explain_if_failed("see the table: the cells below 0.99 are the short horizons of the longest corridors, where ε-greedy exploration has not yet reached the goal often enough"),
+        .explain_if_failed(Why::evidence(
+            "the cells below 0.99 are listed in the table; short horizons of long corridors give ε-greedy exploration the fewest visits to the goal",
+            &[FRACTION_TABLE],
+        )),
     );
     out.claims.push(
-        Claim::finding(
-            "regular Q-learning's greedy policy is optimal in ≤ 20% of runs for k ≥ 5 (maximum over cells)",
+        Claim::finding_estimate(
+            "regular Q-learning's greedy policy is optimal in ≤ 20% of runs for k ≥ 5 (the strongest cell)",
             regular_max_k5,
             Threshold::AtMost(0.2),
         )
-        .explain_if_failed("regular Q-learning escaped its (L, L) fixed point more often than the paper notes report"),
+        .explain_if_failed(Why::evidence(
+            "regular Q-learning escaped its (L, L) fixed point more often than the paper notes report",
+            &[FRACTION_TABLE, EXACT_TABLE],
+        )),
     );
     out.plots.push(
         Plot::new(
             "fraction-optimal",
-            "Fraction of runs with an optimal greedy policy vs steps (T = 10⁴)",
+            "Optimal greedy policy vs steps, T = 10⁴ (dashed: regular; 95% bands)",
             "steps t",
             "fraction optimal",
             PlotKind::Line(curves),
@@ -263,7 +286,7 @@ pub fn corridor(ctx: &RunContext) -> Result<Outcome, BoxError> {
         &["agent", "z", "Q(z, L)", "Q(z, R)"],
     );
     for (bi, b) in behaviours.iter().enumerate() {
-        let runs = &results[(ki5 * 2 + 1) * 2 + bi];
+        let runs = &results[cell_index(ki5, 1, bi)];
         for z in 0..2 {
             let mean =
                 |u: usize| runs.iter().map(|r| r.q.get(z, u)).sum::<f64>() / runs.len() as f64;
@@ -297,22 +320,19 @@ pub fn corridor(ctx: &RunContext) -> Result<Outcome, BoxError> {
     // Long horizon: committed Q near the committed fixed point.
     let env5 = Corridor::new(5)?;
     let target = closed_form_q();
-    let errs: Vec<f64> = (0..long_seeds)
-        .into_par_iter()
-        .map(|s| {
-            run(
-                &env5,
-                Behaviour::Committed,
-                long_horizon,
-                &[long_horizon],
-                ctx.seed,
-                500_000_000 + s,
-            )
-            .q
-            .max_abs_diff(&target)
-        })
-        .collect();
-    let within = errs.iter().filter(|&&e| e < 0.1).count() as f64 / errs.len() as f64;
+    let ids: Vec<u64> = (0..long_seeds).collect();
+    let errs: Vec<f64> = ctx.map_cells("long-run", &ids, |_, rng| {
+        Ok(run(
+            &env5,
+            Behaviour::Committed,
+            long_horizon,
+            &[long_horizon],
+            rng,
+        )?
+        .q
+        .max_abs_diff(&target))
+    })?;
+    let within = Estimate::proportion_of(errs.iter().map(|&e| e < 0.1))?;
     let mut sorted = errs.clone();
     sorted.sort_by(f64::total_cmp);
     let mut lt = Table::new(
@@ -326,21 +346,21 @@ pub fn corridor(ctx: &RunContext) -> Result<Outcome, BoxError> {
     );
     lt.push(vec![
         (long_seeds as usize).into(),
-        within.into(),
+        within.value.into(),
         sorted[sorted.len() / 2].into(),
         sorted[(sorted.len() * 9) / 10].into(),
     ]);
     out.tables.push(lt);
     out.claims.push(
-        Claim::finding(
+        Claim::finding_estimate(
             "committed Q is within 0.1 (max norm) of the committed fixed point [[−1, 0], [0, 1]] at T = 2·10⁵, k = 5, in ≥ 95% of seeds",
             within,
             Threshold::AtLeast(0.95),
         )
-        .explain_if_failed("the rarely explored entries (Q(0, L), Q(1, L)) are updated only on exploratory draws at a feature entrance; with ε decaying to 0.01 some seeds have not averaged their noise below 0.1"),
+        .explain_if_failed(Why::hypothesis("the rarely explored entries (Q(0, L), Q(1, L)) are updated only on exploratory draws at a feature entrance; with ε decaying to 0.01 some seeds have not averaged their noise below 0.1")),
     );
     out.notes.push("Metric: Q(z, R) > Q(z, L) strictly in both features (ties are not optimal), as in the authors' code. t counts environment steps across episodes; checkpoints are 20 log-spaced step counts from 10 to T.".into());
     out.notes.push("Regular Q-learning's expected update is also self-consistent at (R, R) (table above): both fixed points exist, and regular Q-learning's failure is which one its early, exploration-driven dynamics reach. Visits to feature 1 under (L, L) concentrate at x = 1, where R bootstraps on the pessimistic Q(1, ·), so R rarely looks better; committed Q-learning has no self-consistent point at (L, L) because a committed R from x = 1 always reaches the goal.".into());
-    out.notes.push("Each run has its own ChaCha8 stream (seed, cell, run index), so the numbers do not depend on the thread count.".into());
+    out.notes.push("Each run has its own random stream, derived from the master seed and the path (k, T, behaviour, run), so the numbers do not depend on the thread count.".into());
     Ok(out)
 }

@@ -15,34 +15,32 @@ pub use aliased::aliased;
 pub use corridor::{corridor, log_checkpoints};
 pub use stochastic::stochastic;
 
-use repro::{Experiment, Paper};
-
-/// Boxed error type of the experiment functions.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-pub(crate) const PAPER: &str = "committed-q";
+use repro::{Experiment, Paper, Rounding};
 
 /// The paper's registry entry.
 pub fn paper() -> Paper {
     Paper {
-        name: PAPER,
+        name: "committed-q",
         title: "Commit to the Bit: Reactive Reinforcement Learning Done Right",
         experiments: vec![
             Experiment {
                 name: "corridor",
                 description: "the corridor: committed vs regular Q-learning over k and T",
                 run: corridor,
+                rounding: Rounding::EXACT,
             },
             Experiment {
                 name: "aliased",
                 description:
                     "random single-entrance aliased chains vs the exact optimal reactive policy",
                 run: aliased,
+                rounding: Rounding::EXACT,
             },
             Experiment {
                 name: "stochastic",
                 description: "negative control: the best reactive policy is stochastic",
                 run: stochastic,
+                rounding: Rounding::EXACT,
             },
         ],
     }

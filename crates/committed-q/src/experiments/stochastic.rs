@@ -1,20 +1,11 @@
-use super::{BoxError, PAPER};
 use crate::exact::{evaluate_policy, optimal_reactive_policy, ReactivePolicy};
 use crate::generators::singh_jaakkola_jordan;
 use crate::{Behaviour, QLearner, QLearningParams};
-use core_linalg::stream_rng;
-use rayon::prelude::*;
-use repro::{Claim, Outcome, Plot, PlotKind, RunContext, Series, Table, Threshold};
+use repro::{BoxError, Claim, Outcome, Plot, PlotKind, RunContext, Series, Table, Threshold};
 
 /// Experiment 3: the negative control.
 pub fn stochastic(ctx: &RunContext) -> Result<Outcome, BoxError> {
-    let mut out = Outcome::new(
-        PAPER,
-        "stochastic",
-        "Negative control: a Singh–Jaakkola–Jordan-style environment",
-        ctx.profile,
-        ctx.seed,
-    );
+    let mut out = ctx.outcome("Negative control: a Singh–Jaakkola–Jordan-style environment");
     let p = 0.1;
     let seeds = ctx.profile.pick(20u64, 200);
     let horizon = 50_000u64;
@@ -57,33 +48,35 @@ pub fn stochastic(ctx: &RunContext) -> Result<Outcome, BoxError> {
         best_stoch - det.value,
         Threshold::AtLeast(9.0 - 1e-9),
     ));
-    let learned: Vec<[f64; 4]> = (0..seeds)
-        .into_par_iter()
-        .map(|s| {
-            let mut row = [0.0; 4];
-            for (bi, b) in [Behaviour::Committed, Behaviour::Regular]
-                .into_iter()
-                .enumerate()
-            {
-                let mut rng = stream_rng(ctx.seed, 700_000_000 + 2 * s + bi as u64);
-                let mut agent =
-                    QLearner::new(&env, QLearningParams::new(b, horizon).check()?, &mut rng);
-                agent.run(horizon, &mut rng);
-                let g = agent.q().greedy_policy();
-                row[2 * bi] = evaluate_policy(&env, &ReactivePolicy::deterministic(&g, 2)?)?.value;
-                // The behaviour at the end: ε-greedy with ε(T) = 0.01.
-                let eps = agent.params().epsilon().at(horizon);
-                let mut probs = vec![eps / 2.0; 2];
-                probs[g[0]] += 1.0 - eps;
-                row[2 * bi + 1] =
-                    evaluate_policy(&env, &ReactivePolicy::from_rows(&[probs])?)?.value;
-            }
-            Ok(row)
-        })
-        .collect::<Result<_, BoxError>>()?;
+    let behaviours = [Behaviour::Committed, Behaviour::Regular];
+    let runs: Vec<(u64, usize)> = (0..seeds)
+        .flat_map(|s| (0..2).map(move |b| (s, b)))
+        .collect();
+    let flat: Vec<[f64; 3]> = ctx.map_cells("run", &runs, |&(_, bi), rng| {
+        let mut agent = QLearner::new(
+            &env,
+            QLearningParams::new(behaviours[bi], horizon).check()?,
+            rng,
+        );
+        agent.run(horizon, rng);
+        let g = agent.q().greedy_policy();
+        let greedy = evaluate_policy(&env, &ReactivePolicy::deterministic(&g, 2)?)?.value;
+        // The behaviour at the end: ε-greedy with ε(T) = 0.01.
+        let eps = agent.params().epsilon().at(horizon);
+        let mut probs = vec![eps / 2.0; 2];
+        probs[g[0]] += 1.0 - eps;
+        let behaviour = evaluate_policy(&env, &ReactivePolicy::from_rows(&[probs])?)?.value;
+        Ok([greedy, behaviour, if g[0] == 0 { 1.0 } else { 0.0 }])
+    })?;
+    let picks_a0 =
+        |bi: usize| flat.iter().skip(bi).step_by(2).map(|r| r[2]).sum::<f64>() / seeds as f64;
+    let learned: Vec<[f64; 4]> = flat
+        .chunks(2)
+        .map(|c| [c[0][0], c[0][1], c[1][0], c[1][1]])
+        .collect();
     let mean = |i: usize| learned.iter().map(|r| r[i]).sum::<f64>() / learned.len() as f64;
-    let mut t = Table::new(
-        "Returns from the start (exact evaluation)",
+    let mut t = Table::deterministic(
+        "Returns from the start (exact evaluation; every deterministic policy returns the same here, so the learned rows do not depend on which action was learned)",
         &["policy", "return", "gap to the best reactive policy"],
     );
     let rows = [
@@ -104,6 +97,13 @@ pub fn stochastic(ctx: &RunContext) -> Result<Outcome, BoxError> {
         t.push(vec![name.into(), v.into(), (best_stoch - v).into()]);
     }
     out.tables.push(t);
+    let mut picks = Table::new(
+        "Which action the learned greedy policy commits to (fraction of runs choosing a₀)",
+        &["learner", "fraction a₀"],
+    );
+    picks.push(vec!["committed Q-learning".into(), picks_a0(0).into()]);
+    picks.push(vec!["regular Q-learning".into(), picks_a0(1).into()]);
+    out.tables.push(picks);
     out.plots.push(Plot::new(
         "stochastic-policy-value",
         "Return of the reactive policy π(a₀) = q in the Singh–Jaakkola–Jordan-style environment",

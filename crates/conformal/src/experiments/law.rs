@@ -1,8 +1,7 @@
-use super::{BoxError, PAPER};
 use crate::theory::{min_calibration_size, pac_rank, plan_calibration_size, CoverageLaw};
-use core_linalg::{binomial_cdf, conformal_rank, kolmogorov_pvalue, kth_smallest, stream_rng};
+use core_linalg::{binomial_cdf, conformal_rank, kolmogorov_pvalue, kth_smallest};
 use rand::RngExt;
-use repro::{Claim, Outcome, Plot, PlotKind, RunContext, Series, Table, Threshold};
+use repro::{BoxError, Claim, Outcome, Plot, PlotKind, RunContext, Series, Table, Threshold};
 
 /// The table of the paper notes (computed independently there), α = 0.1:
 /// n, mean, sd, 5%, 95%, P(cov < .90), P(cov < .85).
@@ -17,16 +16,10 @@ const NOTES: [(usize, [f64; 6]); 6] = [
 
 /// Experiment 1: the exact law.
 pub fn exact_law(ctx: &RunContext) -> Result<Outcome, BoxError> {
-    let mut out = Outcome::new(
-        PAPER,
-        "exact-law",
-        "The exact law of coverage given one calibration set (α = 0.1)",
-        ctx.profile,
-        ctx.seed,
-    );
+    let mut out = ctx.outcome("The exact law of coverage given one calibration set (α = 0.1)");
     let alpha = 0.1;
     out.param("alpha", alpha);
-    let mut t = Table::new(
+    let mut t = Table::deterministic(
         "Calibration-conditional coverage ~ Beta(n + 1 − l, l), l = ⌊(n + 1)α⌋",
         &[
             "n",
@@ -107,20 +100,17 @@ pub fn exact_law(ctx: &RunContext) -> Result<Outcome, BoxError> {
         .iter()
         .map(|&a| min_calibration_size(a))
         .collect::<Result<_, _>>()?;
-    out.claims.push(Claim::check(
-        "the minimum n for non-trivial sets is 9, 19, 99 for α = 0.1, 0.05, 0.01 (number wrong)",
-        mins.iter()
-            .zip([9, 19, 99])
-            .filter(|(a, b)| **a != *b)
-            .count() as f64,
-        Threshold::AtMost(0.0),
+    out.claims.push(Claim::check_none(
+        "the minimum n for non-trivial sets is 9, 19, 99 for α = 0.1, 0.05, 0.01 (levels where it is not)",
+        mins.iter().zip([9, 19, 99]).filter(|(a, b)| **a != *b).count(),
+        mins.len(),
     ));
 
     // Monte Carlo from first principles: uniform scores, the conformal threshold, and the
     // coverage it gives (= the threshold itself for Unif(0, 1) scores).
     let draws = ctx.profile.pick(20_000u64, 200_000);
     let n = 20;
-    let mut rng = stream_rng(ctx.seed, 1);
+    let mut rng = ctx.rng("uniform-scores");
     let k = conformal_rank(n, alpha);
     let mut cov: Vec<f64> = (0..draws)
         .map(|_| {
@@ -147,14 +137,15 @@ pub fn exact_law(ctx: &RunContext) -> Result<Outcome, BoxError> {
     out.param("monte_carlo_draws", draws);
 
     // The planner.
-    let mut plan_t = Table::new(
+    let mut plan_t = Table::deterministic(
         "Calibration-size planner (α = 0.1): smallest n with P(coverage ≥ 0.9 − ε) ≥ 1 − δ",
         &["ε", "δ", "n", "P(coverage ≥ 0.9 − ε)", "mean coverage"],
     );
-    let mut plan_bad = 0usize;
+    let (mut plan_bad, mut plans) = (0usize, 0usize);
     for eps in [0.01, 0.02, 0.05] {
         for delta in [0.05, 0.1] {
             let plan = plan_calibration_size(alpha, eps, delta)?;
+            plans += 1;
             plan_t.push(vec![
                 eps.into(),
                 delta.into(),
@@ -173,20 +164,21 @@ pub fn exact_law(ctx: &RunContext) -> Result<Outcome, BoxError> {
         }
     }
     out.tables.push(plan_t);
-    out.claims.push(Claim::check(
-        "each planned n is the smallest non-trivial size that meets its target (brute force over all smaller n ≥ 9; number wrong)",
-        plan_bad as f64,
-        Threshold::AtMost(0.0),
+    out.claims.push(Claim::check_none(
+        "each planned n is the smallest non-trivial size that meets its target (brute force over all smaller n ≥ 9; plans that are not)",
+        plan_bad,
+        plans,
     ));
 
     // The PAC rank.
     let delta = 0.1;
-    let mut pac_t = Table::new(
+    let mut pac_t = Table::deterministic(
         "PAC (training-conditional) rank, α = 0.1, δ = 0.1: threshold at the (n + 1 − l)-th smallest score",
         &["n", "standard l", "PAC l", "P(cov < 0.9) at PAC l", "P(cov < 0.9) at PAC l + 1", "PAC mean coverage"],
     );
     let mut pac_bad = 0usize;
-    for n in [50usize, 100, 200, 500, 1000, 5000] {
+    let pac_ns = [50usize, 100, 200, 500, 1000, 5000];
+    for n in pac_ns {
         let l = pac_rank(n, alpha, delta)?.ok_or("n too small for PAC")?;
         let p = |l: usize| core_linalg::beta_cdf(0.9, (n + 1 - l) as f64, l as f64);
         let (at, next) = (p(l)?, p(l + 1)?);
@@ -201,10 +193,10 @@ pub fn exact_law(ctx: &RunContext) -> Result<Outcome, BoxError> {
         ]);
     }
     out.tables.push(pac_t);
-    out.claims.push(Claim::check(
-        "the PAC rank is the largest l with P(coverage < 1 − α) ≤ δ (number of n where not)",
-        pac_bad as f64,
-        Threshold::AtMost(0.0),
+    out.claims.push(Claim::check_none(
+        "the PAC rank is the largest l with P(coverage < 1 − α) ≤ δ (sizes n where it is not)",
+        pac_bad,
+        pac_ns.len(),
     ));
     let xs: Vec<f64> = (0..=400).map(|i| 0.6 + 0.4 * i as f64 / 400.0).collect();
     let curves = [20usize, 50, 200, 1000]
@@ -225,6 +217,10 @@ pub fn exact_law(ctx: &RunContext) -> Result<Outcome, BoxError> {
         "density",
         PlotKind::Line(curves),
     ));
-    out.notes.push("The guarantee P(Y ∈ C(X)) ≥ 1 − α is an average over calibration draws. Given one calibration set of size n, coverage is Beta(n + 1 − l, l): at n = 20 one deployed set covers less than 85% with probability 0.18; at n = 200, 0.015.".into());
+    out.notes.push(format!(
+        "The guarantee P(Y ∈ C(X)) ≥ 1 − α is an average over calibration draws. Given one calibration set of size n, coverage is Beta(n + 1 − l, l): at n = 20 one deployed set covers less than 85% with probability {:.3}; at n = 200, {:.4}.",
+        l20.prob_below(0.85)?,
+        l200.prob_below(0.85)?
+    ));
     Ok(out)
 }

@@ -1,10 +1,10 @@
-use super::BoxError;
 use crate::Probabilities;
 use core_ml::candle_core::{DType, Device, Module};
 use core_ml::candle_nn::{self, Activation, VarBuilder, VarMap};
 use core_ml::data::{Dataset, Standardiser};
 use core_ml::models::{init_seeded, Mlp};
 use core_ml::train::{train, OptimizerKind, Schedule, TrainConfig};
+use repro::BoxError;
 
 /// The held-out pool: a classifier's probabilities on the half of the data it did not see.
 #[derive(Debug, Clone)]

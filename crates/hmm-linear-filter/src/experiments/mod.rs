@@ -17,10 +17,7 @@ pub use ringworld::{ringworld, RingWorld};
 pub use sweep::two_state_sweep;
 pub use xi::xi_constant;
 
-use repro::{Experiment, Paper};
-
-/// Boxed error type of the experiment functions.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use repro::{Experiment, Paper, Rounding};
 
 /// The paper's registry entry.
 pub fn paper() -> Paper {
@@ -32,25 +29,27 @@ pub fn paper() -> Paper {
                 name: "exactness",
                 description: "linear filter = exact log-domain filter for deterministic T",
                 run: exactness,
+                rounding: Rounding::EXACT,
             },
             Experiment {
                 name: "two-state-sweep",
                 description: "§6.1: ALF schedules on the near-deterministic two-state HMM",
                 run: two_state_sweep,
+                rounding: Rounding::EXACT,
             },
             Experiment {
                 name: "xi",
                 description: "Thm 5.7: the Chernoff-type constant ξ",
                 run: xi_constant,
+                rounding: Rounding::EXACT,
             },
             Experiment {
                 name: "ringworld",
                 description:
                     "§6.2 (adapted): linear actor-critic on filter features in a ring POMDP",
                 run: ringworld,
+                rounding: Rounding::EXACT,
             },
         ],
     }
 }
-
-pub(crate) const PAPER: &str = "hmm-linear-filter";

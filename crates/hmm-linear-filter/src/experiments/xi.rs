@@ -1,18 +1,11 @@
-use super::{BoxError, PAPER};
 use crate::{chernoff_xi, DeterministicStructure};
 use nalgebra::DMatrix;
-use repro::{Claim, Outcome, Plot, PlotKind, RunContext, Series, Table, Threshold};
+use repro::{BoxError, Claim, Plot, PlotKind, RunContext, Series, Table, Threshold};
 
 /// Experiment 3: `ξ` for the two-state example, identical emissions, and ξ as the emission noise
 /// varies.
 pub fn xi_constant(ctx: &RunContext) -> Result<repro::Outcome, BoxError> {
-    let mut out = Outcome::new(
-        PAPER,
-        "xi",
-        "Thm 5.7: the Chernoff-type constant ξ",
-        ctx.profile,
-        ctx.seed,
-    );
+    let mut out = ctx.outcome("Thm 5.7: the Chernoff-type constant ξ");
     let swap = DeterministicStructure::from_successors(vec![1, 0])?;
     let e = |a: f64| DMatrix::from_row_slice(2, 2, &[a, 1.0 - a, 1.0 - a, a]);
     let xi = chernoff_xi(&swap, &e(0.9))?;
@@ -48,7 +41,7 @@ pub fn xi_constant(ctx: &RunContext) -> Result<repro::Outcome, BoxError> {
             .fold(f64::INFINITY, f64::min),
         Threshold::AtLeast(0.0),
     ));
-    let mut t = Table::new(
+    let mut t = Table::deterministic(
         "ξ vs emission accuracy a (E = [[a, 1−a], [1−a, a]], T = swap)",
         &["a", "ξ"],
     );

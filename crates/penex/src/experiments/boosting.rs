@@ -1,11 +1,10 @@
-use super::{BoxError, PAPER};
 use crate::{ClassificationLoss, Logits, Penex};
 use candle_core::{DType, Device, Module, Tensor};
 use core_ml::candle_nn::{Activation, VarBuilder, VarMap};
 use core_ml::data::{Dataset, Standardiser};
 use core_ml::hvp::FlatParams;
 use core_ml::models::{init_seeded, Mlp};
-use repro::{Claim, Outcome, RunContext, Table, Threshold};
+use repro::{BoxError, Claim, Estimate, Outcome, RunContext, Table, Threshold, Why};
 
 fn cosine(a: &[f64], b: &[f64]) -> f64 {
     let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
@@ -16,16 +15,12 @@ fn cosine(a: &[f64], b: &[f64]) -> f64 {
 
 /// Experiment 4: implicit boosting.
 pub fn implicit_boosting(ctx: &RunContext) -> Result<Outcome, BoxError> {
-    let mut out = Outcome::new(
-        PAPER,
-        "implicit-boosting",
+    let mut out = ctx.outcome(
         "A gradient step's change of the logits vs the weak-learner direction −η J Jᵀ ∇_f L",
-        ctx.profile,
-        ctx.seed,
     );
     let dev = Device::Cpu;
     let (alpha, rho) = (0.1, 1.0);
-    let split = Dataset::digits()?.stratified_split(0.15, 0.0, ctx.seed)?;
+    let split = Dataset::digits()?.stratified_split(0.15, 0.0, ctx.derive_seed("split"))?;
     let z = Standardiser::fit(&split.train);
     let tr = z.apply(&split.train)?;
     let (x, _) = tr.tensors(DType::F64, &dev)?;
@@ -36,7 +31,7 @@ pub fn implicit_boosting(ctx: &RunContext) -> Result<Outcome, BoxError> {
         &[64, 32, 10],
         Activation::Silu,
     )?;
-    init_seeded(&vm, ctx.seed)?;
+    init_seeded(&vm, ctx.derive_seed("init"))?;
     let params = FlatParams::new(&vm);
     let theta = params.get()?;
     let logits = |th: &[f64]| -> Result<Vec<f64>, BoxError> {
@@ -78,6 +73,7 @@ pub fn implicit_boosting(ctx: &RunContext) -> Result<Outcome, BoxError> {
     );
     let mut at_train_lr = f64::NAN;
     let train_lr = 0.5;
+    let mut cosines = Vec::new();
     for eta in [1e-3, 1e-2, 0.1, train_lr, 2.0] {
         let f1 = logits(&shifted(-eta))?;
         let df: Vec<f64> = f1.iter().zip(&f0).map(|(a, b)| a - b).collect();
@@ -87,10 +83,12 @@ pub fn implicit_boosting(ctx: &RunContext) -> Result<Outcome, BoxError> {
         if eta == train_lr {
             at_train_lr = c;
         }
+        let plain = cosine(&df, &neg);
+        cosines.push((eta, c, plain));
         t.push(vec![
             eta.into(),
             c.into(),
-            cosine(&df, &neg).into(),
+            plain.into(),
             df.iter().map(|v| v * v).sum::<f64>().sqrt().into(),
         ]);
     }
@@ -110,13 +108,32 @@ pub fn implicit_boosting(ctx: &RunContext) -> Result<Outcome, BoxError> {
         Threshold::AtMost(1e-10),
     ));
     out.claims.push(
-        Claim::finding(
+        Claim::finding_estimate(
             "one gradient step at η = 0.5 changes the logits along −η J Jᵀ ∇_f L: cosine ≥ 0.99",
-            at_train_lr,
+            Estimate::single_run(at_train_lr),
             Threshold::AtLeast(0.99),
         )
-        .explain_if_failed("at this step size the second-order term of the Taylor expansion is no longer negligible"),
+        .explain_if_failed(Why::hypothesis("at this step size the second-order term of the Taylor expansion is no longer negligible")),
     );
-    out.notes.push("Each step adds the function −η J Jᵀ ∇_f L to the logits: the negative functional gradient filtered through the network's tangent kernel J Jᵀ, i.e. a weak learner fitted to AdaBoost-style weights e^{−α f_y}. Its cosine with −∇_f L itself is much lower, which is why the kernel view is needed.".into());
+    let better = cosines.iter().filter(|c| c.1 > c.2).count();
+    let (lo, hi) = cosines
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), c| {
+            (a.min(c.2), b.max(c.2))
+        });
+    let reversed: Vec<String> = cosines
+        .iter()
+        .filter(|c| c.1 <= c.2)
+        .map(|c| format!("η = {} ({:.4} vs {:.4})", c.0, c.1, c.2))
+        .collect();
+    out.notes.push(format!(
+        "Each step adds the function −η J Jᵀ ∇_f L to the logits: the negative functional gradient filtered through the network's tangent kernel J Jᵀ, i.e. a weak learner fitted to AdaBoost-style weights e^{{−α f_y}}. Measured here, the kernel direction predicts the logit change better than −∇_f L itself at {better} of {} step sizes; the cosine with −∇_f L ranges from {lo:.4} to {hi:.4}, so at this network and initialisation the plain functional gradient is already a close description{}.",
+        cosines.len(),
+        if reversed.is_empty() {
+            String::new()
+        } else {
+            format!(", and it is the better one at {}", reversed.join(", "))
+        }
+    ));
     Ok(out)
 }

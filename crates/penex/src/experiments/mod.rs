@@ -17,38 +17,38 @@ pub use digits::digits;
 pub use fisher::gradient_fisher;
 pub use toy::margins_toy;
 
-use repro::{Experiment, Paper};
-
-/// Boxed error type of the experiment functions.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-pub(crate) const PAPER: &str = "penex";
+use repro::{Experiment, Paper, Rounding};
 
 /// The paper's registry entry.
 pub fn paper() -> Paper {
     Paper {
-        name: PAPER,
+        name: "penex",
         title: "PENEX: AdaBoost-Inspired Neural Network Regularization",
         experiments: vec![
             Experiment {
                 name: "gradient-fisher",
                 description: "analytic gradient, autograd, Fisher-consistent optimum, running ρ",
                 run: gradient_fisher,
+                rounding: Rounding::EXACT,
             },
             Experiment {
                 name: "margins-toy",
                 description: "normalised minimum margin on separable data: PENEX vs cross-entropy",
                 run: margins_toy,
+                rounding: Rounding::EXACT,
             },
             Experiment {
                 name: "digits",
                 description: "MLP on 300 digits, 0% and 20% label noise, every loss",
                 run: digits,
+                rounding: Rounding::TRAINED,
             },
             Experiment {
                 name: "implicit-boosting",
                 description: "a gradient step's logit change vs −η J Jᵀ ∇_f L",
+                // An f64 MLP through candle's matrix kernels, chosen per CPU.
                 run: implicit_boosting,
+                rounding: Rounding::TRAINED,
             },
         ],
     }

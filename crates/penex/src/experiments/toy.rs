@@ -1,12 +1,12 @@
-use super::{BoxError, PAPER};
 use crate::{Logits, Penex, RunningRho};
-use core_linalg::{softmax, stream_rng};
+use core_linalg::{softmax, Rng};
 use rand::RngExt;
-use repro::{Claim, Outcome, Plot, PlotKind, RunContext, Series, Table, Threshold};
+use repro::{
+    BoxError, Claim, Estimate, Outcome, Plot, PlotKind, RunContext, Series, Table, Threshold, Why,
+};
 
 /// Three separable clusters in the plane: centres on a circle of radius 3, points within 1.
-fn toy(n_per: usize, seed: u64) -> (Vec<[f64; 2]>, Vec<usize>) {
-    let mut rng = stream_rng(seed, 2);
+fn toy(n_per: usize, rng: &mut Rng) -> (Vec<[f64; 2]>, Vec<usize>) {
     let (mut x, mut y) = (Vec::new(), Vec::new());
     for c in 0..3 {
         let a = 2.0 * std::f64::consts::PI * c as f64 / 3.0;
@@ -98,66 +98,94 @@ fn train(
     Ok(out)
 }
 
-/// Experiment 2: margins on a separable toy problem.
+/// Experiment 2: margins on a separable toy problem, replicated over independently drawn data
+/// sets.
 pub fn margins_toy(ctx: &RunContext) -> Result<Outcome, BoxError> {
-    let mut out = Outcome::new(
-        PAPER,
-        "margins-toy",
-        "Normalised minimum margin of a linear model on separable data",
-        ctx.profile,
-        ctx.seed,
-    );
+    let mut out = ctx.outcome("Normalised minimum margin of a linear model on separable data");
     let steps = ctx.profile.pick(20_000usize, 200_000);
+    let replicates = ctx.profile.pick(8u64, 20);
     let lr = 0.05;
     let alpha = 0.1;
-    let (x, y) = toy(30, ctx.seed);
+    let n_per = 30;
     let checkpoints: Vec<usize> = (0..=24)
         .map(|i| {
             (10f64.powf(1.0 + i as f64 * ((steps as f64).log10() - 1.0) / 24.0)).round() as usize
         })
         .collect();
-    out.param("points", x.len())
+    out.param("points", 3 * n_per)
+        .param("replicates", replicates)
         .param("steps", steps)
         .param("lr", lr)
         .param("alpha", alpha)
         .param("rho", "running (EMA 0.1, clamps [1e-6, 100])");
-    let ce = train(&x, &y, Which::Ce, lr, &checkpoints)?;
-    let pe = train(&x, &y, Which::Penex(alpha), lr, &checkpoints)?;
-    let mut t = Table::new(
-        "Normalised minimum margin min_i (f_y − max_{j≠y} f_j)/‖(W, b)‖ during training",
-        &["step", "cross-entropy", "PENEX"],
-    );
-    for ((&s, &a), &b) in checkpoints.iter().zip(&ce).zip(&pe) {
-        t.push(vec![s.into(), a.into(), b.into()]);
+    // Both losses train on the same data set of each replicate.
+    let ids: Vec<u64> = (0..replicates).collect();
+    let runs = ctx.map_cells("data-set", &ids, |_, rng| {
+        let (x, y) = toy(n_per, rng);
+        Ok((
+            train(&x, &y, Which::Ce, lr, &checkpoints)?,
+            train(&x, &y, Which::Penex(alpha), lr, &checkpoints)?,
+        ))
+    })?;
+    let at = |which: usize, c: usize| -> Vec<f64> {
+        runs.iter()
+            .map(|r| if which == 0 { r.0[c] } else { r.1[c] })
+            .collect()
+    };
+    let curve = |which: usize| -> Result<Vec<Estimate>, BoxError> {
+        (0..checkpoints.len())
+            .map(|c| Ok(Estimate::mean(&at(which, c))?))
+            .collect()
+    };
+    let (ce, pe) = (curve(0)?, curve(1)?);
+    let table_name = "Normalised minimum margin min_i (f_y − max_{j≠y} f_j)/‖(W, b)‖ during training (mean over data sets)";
+    let mut t = Table::new(table_name, &["step", "cross-entropy", "PENEX"]);
+    for ((&s, a), b) in checkpoints.iter().zip(&ce).zip(&pe) {
+        t.push(vec![s.into(), a.value.into(), b.value.into()]);
     }
     out.tables.push(t);
-    let tenth = checkpoints.len() / 10;
+    let (tenth, last) = (checkpoints.len() / 10, checkpoints.len() - 1);
     out.claims.push(
-        Claim::finding(
-            "PENEX's normalised minimum margin grows during training (last − value at 10% of the log-spaced checkpoints)",
-            pe[pe.len() - 1] - pe[tenth],
+        Claim::finding_estimate(
+            "PENEX's normalised minimum margin grows during training: last − value at 10% of the log-spaced checkpoints, paired by data set",
+            Estimate::paired_difference(&at(1, last), &at(1, tenth))?,
             Threshold::AtLeast(0.0),
         )
-        .explain_if_failed("the penalty term bounds the logits, so PENEX has a finite minimiser and its margin stops growing once the iterate reaches it"),
+        .decided_by_interval()
+        .explain_if_failed(Why::hypothesis("the penalty term bounds the logits, so PENEX has a finite minimiser and its margin stops growing once the iterate reaches it")),
     );
     out.claims.push(
-        Claim::finding(
-            "PENEX's final normalised minimum margin ≥ cross-entropy's (difference)",
-            pe[pe.len() - 1] - ce[ce.len() - 1],
+        Claim::finding_estimate(
+            "PENEX's final normalised minimum margin ≥ cross-entropy's: paired difference by data set",
+            Estimate::paired_difference(&at(1, last), &at(0, last))?,
             Threshold::AtLeast(0.0),
         )
-        .explain_if_failed("at this horizon gradient descent on cross-entropy has moved closer to the max-margin direction than PENEX's finite, penalty-bounded minimiser"),
+        .decided_by_interval()
+        .explain_if_failed(Why::evidence(
+            "at this horizon gradient descent on cross-entropy has moved closer to the max-margin direction than PENEX, whose penalty-bounded minimiser is finite",
+            &[table_name],
+        )),
     );
     let xs: Vec<f64> = checkpoints.iter().map(|&c| c as f64).collect();
+    let line = |name: &str, e: &[Estimate], colour: usize| {
+        let end = |j: usize| {
+            e.iter()
+                .map(|x| x.interval.map_or(x.value, |b| b[j]))
+                .collect()
+        };
+        Series::new(name, xs.clone(), e.iter().map(|x| x.value).collect())
+            .with_band(end(0), end(1))
+            .styled(colour, false)
+    };
     out.plots.push(
         Plot::new(
             "toy-margins",
-            "Separable toy: normalised minimum margin vs gradient steps",
+            "Separable toy: normalised minimum margin vs gradient steps (mean and 95% band over data sets)",
             "step",
             "min margin / ‖(W, b)‖",
             PlotKind::Line(vec![
-                Series::new("cross-entropy", xs.clone(), ce),
-                Series::new("PENEX (α = 0.1)", xs, pe),
+                line("cross-entropy", &ce, 0),
+                line(&format!("PENEX (α = {alpha})"), &pe, 1),
             ]),
         )
         .log_axes(true, false),
