@@ -51,6 +51,17 @@ impl Series {
         }
     }
 
+    /// A series of estimates: their values, with their intervals as the band (a point without
+    /// an interval contributes its value to both ends).
+    pub fn from_estimates(name: impl Into<String>, x: Vec<f64>, y: &[crate::Estimate]) -> Self {
+        let end = |j: usize| -> Vec<f64> {
+            y.iter()
+                .map(|e| e.interval.map_or(e.value, |b| b[j]))
+                .collect()
+        };
+        Self::new(name, x, y.iter().map(|e| e.value).collect()).with_band(end(0), end(1))
+    }
+
     /// Adds a confidence band (one `lo` and `hi` per point).
     pub fn with_band(mut self, lo: Vec<f64>, hi: Vec<f64>) -> Self {
         self.band = Some(Band { lo, hi });

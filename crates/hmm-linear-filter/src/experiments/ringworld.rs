@@ -539,18 +539,19 @@ pub fn ringworld(ctx: &RunContext) -> Result<repro::Outcome, BoxError> {
     let xs: Vec<f64> = (1..=checkpoints)
         .map(|c| (c * steps / checkpoints) as f64)
         .collect();
+    let mut lines = Vec::new();
+    for (k, f) in Features::ALL.iter().enumerate() {
+        let ests: Vec<Estimate> = (0..checkpoints)
+            .map(|c| Estimate::mean(&per_kind(k).map(|r| r.curve[c]).collect::<Vec<_>>()))
+            .collect::<Result<_, _>>()?;
+        lines.push(Series::from_estimates(f.name(), xs.clone(), &ests));
+    }
     out.plots.push(Plot::new(
         "ringworld-learning-curves",
-        "RingWorld (adapted): mean discounted return during training",
+        "RingWorld (adapted): mean discounted return during training (95% t bands over seeds)",
         "environment steps",
         "return",
-        PlotKind::Line(
-            Features::ALL
-                .iter()
-                .zip(&curves)
-                .map(|(f, c)| Series::new(f.name(), xs.clone(), c.clone()))
-                .collect(),
-        ),
+        PlotKind::Line(lines),
     ));
 
     let table_name = "Final discounted return (mean over seeds; frozen policy)";

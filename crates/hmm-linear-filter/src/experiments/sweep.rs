@@ -166,14 +166,7 @@ pub fn two_state_sweep(ctx: &RunContext) -> Result<repro::Outcome, BoxError> {
         let ests: Vec<Estimate> = (0..inv_eps.len())
             .map(|e| prop(e, k))
             .collect::<Result<_, _>>()?;
-        let band = |i: usize| {
-            ests.iter()
-                .map(move |x| x.interval.map_or(x.value, |b| b[i]))
-        };
-        lines.push(
-            Series::new(name.clone(), xs.clone(), p.iter().map(|r| r[k]).collect())
-                .with_band(band(0).collect(), band(1).collect()),
-        );
+        lines.push(Series::from_estimates(name.clone(), xs.clone(), &ests));
     }
     out.plots.push(
         Plot::new(
