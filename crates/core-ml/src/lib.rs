@@ -6,8 +6,14 @@
 //! - [`text`]: a 1.3 MB English corpus (the Rust book), byte windows, unigram entropy.
 //! - [`models`]: an [`Mlp`](models::Mlp) and a byte-level causal
 //!   [`TransformerLm`](models::TransformerLm) with a pluggable FFN and named linear layers.
-//! - [`train`]: a training loop taking the loss as a value; AdamW / SGD / momentum, cosine
-//!   warm-up, gradient clipping, evaluation, early exit on a non-finite loss, checkpoints.
+//! - [`trainer`]: an open training step ([`Trainer::step`](trainer::Trainer::step) returns a
+//!   record) and the loop that runs it with a stop rule and observers; after-step hooks with
+//!   mutable parameters, auxiliary losses and statistics, parameter groups, gradient-free steps
+//!   counting evaluations, checkpoints with the optimiser state.
+//! - [`optim`]: SGD, heavy-ball momentum and AdamW (per-variable weight decay) behind
+//!   `candle_nn::Optimizer`, with exportable state.
+//! - [`train`]: the one-call loop (`train`) over the trainer: loss as a value, cosine warm-up,
+//!   clipping, evaluation, early exit on a non-finite loss, checkpoints.
 //! - [`hvp`]: Hessian-vector products, `λ_max` and `tr(H)` of a training loss.
 //! - [`metrics`]: accuracy, NLL, ECE, Brier, perplexity, bits per byte.
 //!
@@ -38,8 +44,10 @@ mod error;
 pub mod hvp;
 pub mod metrics;
 pub mod models;
+pub mod optim;
 pub mod text;
 pub mod train;
+pub mod trainer;
 
 #[cfg(feature = "experiments")]
 pub mod experiments;

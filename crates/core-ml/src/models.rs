@@ -40,8 +40,40 @@ impl Module for Mlp {
     }
 }
 
-/// A feed-forward block that maps `[batch, time, d_model]` to the same shape.
-pub type Ffn = Box<dyn Module + Send + Sync>;
+/// What a feed-forward block returns: its output, and optionally an auxiliary loss (e.g. a
+/// mixture of experts' balancing loss, added to the training loss by the caller) and named
+/// statistics (routing recall, multiply-adds, …).
+#[derive(Debug, Clone)]
+pub struct FfnOutput {
+    /// `[batch, time, d_model]`.
+    pub out: Tensor,
+    /// A scalar loss to add to the training loss, if any.
+    pub aux_loss: Option<Tensor>,
+    /// Named statistics of this forward pass.
+    pub stats: Vec<(String, f64)>,
+}
+
+impl FfnOutput {
+    /// An output with no auxiliary loss and no statistics.
+    pub fn plain(out: Tensor) -> Self {
+        Self {
+            out,
+            aux_loss: None,
+            stats: Vec::new(),
+        }
+    }
+}
+
+/// The contract of a transformer block's feed-forward layer: `[batch, time, d_model]` to the
+/// same shape, with an auxiliary loss and statistics beside the output (the plug for
+/// mixture-of-experts or constrained layers).
+pub trait FfnLayer: Send + Sync {
+    /// The forward pass.
+    fn forward_aux(&self, xs: &Tensor) -> Result<FfnOutput>;
+}
+
+/// A boxed feed-forward layer.
+pub type Ffn = Box<dyn FfnLayer>;
 
 /// Builds layer `layer`'s FFN under `vb` for width `d_model` (the plug for MoE layers or
 /// constrained linear layers).
@@ -57,6 +89,12 @@ pub struct DenseFfn {
 impl Module for DenseFfn {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         self.down.forward(&self.up.forward(xs)?.gelu()?)
+    }
+}
+
+impl FfnLayer for DenseFfn {
+    fn forward_aux(&self, xs: &Tensor) -> Result<FfnOutput> {
+        Ok(FfnOutput::plain(Module::forward(self, xs)?))
     }
 }
 
@@ -162,7 +200,7 @@ struct Block {
 }
 
 impl Block {
-    fn forward(&self, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, mask: &Tensor) -> Result<(Tensor, FfnOutput)> {
         let (b, t, d) = x.dims3()?;
         let dh = d / self.heads;
         let h = self.ln1.forward(x)?;
@@ -178,8 +216,20 @@ impl Block {
         let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, d))?;
         let x = (x + self.o.forward(&y)?)?;
         let h = self.ln2.forward(&x)?;
-        x + self.ffn.forward(&h)?
+        let f = self.ffn.forward_aux(&h)?;
+        Ok(((x + &f.out)?, f))
     }
+}
+
+/// What [`TransformerLm::forward_aux`] returns.
+#[derive(Debug, Clone)]
+pub struct LmOutput {
+    /// `[batch, time, vocab]`.
+    pub logits: Tensor,
+    /// The sum of the blocks' auxiliary losses, if any block has one.
+    pub aux_loss: Option<Tensor>,
+    /// Every block's statistics, named `blocks.{i}.{name}`.
+    pub stats: Vec<(String, f64)>,
 }
 
 /// A byte-level causal transformer LM (pre-norm GPT blocks, learned positions). Parameter
@@ -246,6 +296,11 @@ impl TransformerLm {
 
     /// Logits `[batch, time, vocab]` for token ids `[batch, time]` (`time ≤ context`).
     pub fn forward(&self, ids: &Tensor) -> Result<Tensor> {
+        Ok(self.forward_aux(ids)?.logits)
+    }
+
+    /// Logits with the FFN layers' auxiliary losses (summed) and statistics.
+    pub fn forward_aux(&self, ids: &Tensor) -> Result<LmOutput> {
         let (_, t) = ids.dims2()?;
         if t > self.cfg.context {
             candle_core::bail!(
@@ -260,10 +315,88 @@ impl TransformerLm {
             .forward(ids)?
             .broadcast_add(&self.pos.forward(&positions)?)?;
         let mask = causal_mask(t, x.dtype(), dev)?;
-        for b in &self.blocks {
-            x = b.forward(&x, &mask)?;
+        let (mut aux_loss, mut stats): (Option<Tensor>, Vec<(String, f64)>) = (None, Vec::new());
+        for (i, b) in self.blocks.iter().enumerate() {
+            let (next, f) = b.forward(&x, &mask)?;
+            x = next;
+            if let Some(a) = f.aux_loss {
+                aux_loss = Some(match aux_loss {
+                    Some(s) => (s + a)?,
+                    None => a,
+                });
+            }
+            stats.extend(
+                f.stats
+                    .into_iter()
+                    .map(|(k, v)| (format!("blocks.{i}.{k}"), v)),
+            );
         }
-        self.head.forward(&self.ln_f.forward(&x)?)
+        Ok(LmOutput {
+            logits: self.head.forward(&self.ln_f.forward(&x)?)?,
+            aux_loss,
+            stats,
+        })
+    }
+}
+
+/// Per-sequence mean next-token cross-entropy (nats) of LM logits `[batch, time, vocab]`
+/// against targets `[batch, time]`: one value per row, for paired comparisons by window.
+pub fn lm_cross_entropy_per_row(logits: &Tensor, targets: &Tensor) -> Result<Vec<f64>> {
+    let logp = candle_nn::ops::log_softmax(&logits.to_dtype(DType::F64)?, candle_core::D::Minus1)?;
+    let picked = logp.gather(&targets.unsqueeze(2)?, 2)?.squeeze(2)?;
+    (picked.mean(1)? * -1.0)?.to_vec1::<f64>()
+}
+
+impl TransformerLm {
+    /// Continues `prompt` by `n` bytes sampled from the model at `temperature` (0 takes the most
+    /// likely byte), with randomness from `rng`; the context is the last `context` bytes. The
+    /// LM must have a byte vocabulary (256).
+    pub fn sample_bytes(
+        &self,
+        prompt: &[u8],
+        n: usize,
+        temperature: f64,
+        rng: &mut core_linalg::Rng,
+        device: &Device,
+    ) -> Result<Vec<u8>> {
+        if self.cfg.vocab != 256 {
+            candle_core::bail!(
+                "sampling bytes needs a vocabulary of 256, not {}",
+                self.cfg.vocab
+            );
+        }
+        if prompt.is_empty() {
+            candle_core::bail!("sampling needs a non-empty prompt");
+        }
+        if !(temperature >= 0.0 && temperature.is_finite()) {
+            candle_core::bail!("temperature must be finite and ≥ 0, not {temperature}");
+        }
+        let mut text = prompt.to_vec();
+        for _ in 0..n {
+            let start = text.len().saturating_sub(self.cfg.context);
+            let ids: Vec<u32> = text[start..].iter().map(|&b| u32::from(b)).collect();
+            let len = ids.len();
+            let logits = self.forward(&Tensor::from_vec(ids, (1, len), device)?)?;
+            let last: Vec<f64> = logits
+                .get(0)?
+                .get(len - 1)?
+                .to_dtype(DType::F64)?
+                .to_vec1()?;
+            let next = if temperature == 0.0 {
+                last.iter()
+                    .enumerate()
+                    .fold(
+                        (0, f64::NEG_INFINITY),
+                        |b, (i, &v)| if v > b.1 { (i, v) } else { b },
+                    )
+                    .0
+            } else {
+                let scaled: Vec<f64> = last.iter().map(|v| v / temperature).collect();
+                core_linalg::sample_index(&core_linalg::softmax(&scaled), rng)
+            };
+            text.push(next as u8);
+        }
+        Ok(text.split_off(prompt.len()))
     }
 }
 

@@ -5,7 +5,7 @@
 use crate::error::{config, MlError, Result};
 use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap, SGD};
+use candle_nn::VarMap;
 
 /// A loss as a value: logits and targets to a scalar tensor (e.g.
 /// `candle_nn::loss::cross_entropy`, or a paper's own loss).
@@ -129,82 +129,12 @@ impl TrainConfig {
     }
 }
 
-/// Heavy-ball momentum SGD (candle-nn's SGD has none).
-#[derive(Debug)]
-struct Momentum {
-    vars: Vec<(Var, Var)>,
-    lr: f64,
-    beta: f64,
-}
-
-impl Momentum {
-    fn new(vars: Vec<Var>, lr: f64, beta: f64) -> candle_core::Result<Self> {
-        let vars = vars
-            .into_iter()
-            .filter(|v| v.dtype().is_float())
-            .map(|v| Ok((Var::zeros(v.shape(), v.dtype(), v.device())?, v)))
-            .map(|r: candle_core::Result<_>| r.map(|(m, v)| (v, m)))
-            .collect::<candle_core::Result<_>>()?;
-        Ok(Self { vars, lr, beta })
-    }
-    fn step(&mut self, grads: &GradStore) -> candle_core::Result<()> {
-        for (theta, vel) in &self.vars {
-            if let Some(g) = grads.get(theta) {
-                let v = ((vel.as_tensor() * self.beta)? + g)?;
-                theta.set(&(theta.as_tensor() - (&v * self.lr)?)?)?;
-                vel.set(&v)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-enum Opt {
-    AdamW(AdamW),
-    Sgd(SGD),
-    Momentum(Momentum),
-}
-
-impl Opt {
-    fn new(kind: OptimizerKind, vars: Vec<Var>, lr: f64) -> candle_core::Result<Self> {
-        Ok(match kind {
-            OptimizerKind::AdamW { weight_decay } => Opt::AdamW(AdamW::new(
-                vars,
-                ParamsAdamW {
-                    lr,
-                    weight_decay,
-                    ..Default::default()
-                },
-            )?),
-            OptimizerKind::Sgd => Opt::Sgd(SGD::new(vars, lr)?),
-            OptimizerKind::Momentum { beta } => Opt::Momentum(Momentum::new(vars, lr, beta)?),
-        })
-    }
-    fn set_lr(&mut self, lr: f64) {
-        match self {
-            Opt::AdamW(o) => o.set_learning_rate(lr),
-            Opt::Sgd(o) => o.set_learning_rate(lr),
-            Opt::Momentum(o) => o.lr = lr,
-        }
-    }
-    fn step(&mut self, grads: &GradStore) -> candle_core::Result<()> {
-        match self {
-            Opt::AdamW(o) => o.step(grads),
-            Opt::Sgd(o) => o.step(grads),
-            Opt::Momentum(o) => o.step(grads),
-        }
-    }
-}
-
 /// The variables of `varmap` in name order.
 pub fn sorted_vars(varmap: &VarMap) -> Vec<Var> {
-    let mut named: Vec<(String, Var)> = varmap
-        .data()
-        .lock()
-        .map(|d| d.clone().into_iter().collect())
-        .unwrap_or_default();
-    named.sort_by(|a, b| a.0.cmp(&b.0));
-    named.into_iter().map(|(_, v)| v).collect()
+    crate::trainer::named_vars(varmap)
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect()
 }
 
 /// The global L2 norm of the gradients of `vars`.
@@ -237,6 +167,11 @@ pub struct History {
 /// fresh mini-batch, applies `loss`, back-propagates, clips, and steps the optimiser at the
 /// scheduled rate. `eval(step)` runs every `eval_every` steps and after the last. Stops with
 /// [`MlError::NonFiniteLoss`] as soon as a loss is NaN or infinite.
+///
+/// A thin wrapper over [`Trainer`](crate::trainer::Trainer) with
+/// [`DecayRule::Uniform`](crate::trainer::DecayRule::Uniform) (AdamW's weight decay on every
+/// variable, as candle-nn's AdamW does); use the trainer itself for hooks, auxiliary losses,
+/// parameter groups or gradient-free steps.
 pub fn train(
     varmap: &VarMap,
     cfg: &TrainConfig,
@@ -246,34 +181,26 @@ pub fn train(
     progress: Option<&indicatif::ProgressBar>,
 ) -> Result<History> {
     cfg.check()?;
-    // Name order, so the gradient norm sums in the same order on every run.
-    let vars = sorted_vars(varmap);
-    let mut opt = Opt::new(cfg.optimizer, vars.clone(), cfg.lr)?;
+    let mut trainer = crate::trainer::Trainer::new(
+        varmap,
+        crate::trainer::TrainerConfig {
+            lr: cfg.lr,
+            optimizer: cfg.optimizer,
+            schedule: cfg.schedule,
+            total_steps: cfg.steps,
+            grad_clip: cfg.grad_clip,
+            decay: crate::trainer::DecayRule::Uniform,
+        },
+    )?;
     let mut h = History::default();
-    for step in 0..cfg.steps {
-        opt.set_lr(cfg.lr * cfg.schedule.factor(step, cfg.steps));
-        let (logits, targets) = batch(step)?;
-        let l = loss(&logits, &targets)?;
-        let value = l.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
-        if !value.is_finite() {
-            return Err(MlError::NonFiniteLoss { step, loss: value });
-        }
-        let mut grads = l.backward()?;
-        let norm = grad_norm(&grads, &vars)?;
-        if let Some(c) = cfg.grad_clip {
-            if norm > c {
-                for v in &vars {
-                    if let Some(g) = grads.get(v) {
-                        let scaled = (g * (c / norm))?;
-                        grads.insert(v, scaled);
-                    }
-                }
-            }
-        }
-        opt.step(&grads)?;
-        h.train_loss.push(value);
-        h.grad_norms.push(norm);
-        let done = step + 1;
+    for _ in 0..cfg.steps {
+        let rec = trainer.step(|step| {
+            let (logits, targets) = batch(step)?;
+            Ok(crate::trainer::Forward::new(loss(&logits, &targets)?))
+        })?;
+        h.train_loss.push(rec.loss);
+        h.grad_norms.push(rec.grad_norm.unwrap_or(f64::NAN));
+        let done = rec.step;
         if (cfg.eval_every > 0 && done % cfg.eval_every == 0) || done == cfg.steps {
             h.evals.push((done, eval(done)?));
         }
