@@ -77,6 +77,12 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    // Exact Hessian-vector products need candle's non-detaching gradients, which it reads from
+    // the environment once per thread. Cargo sets this from .cargo/config.toml; set it here too
+    // for a binary started directly — before any other thread exists.
+    if std::env::var_os("CANDLE_GRAD_DO_NOT_DETACH").is_none() {
+        std::env::set_var("CANDLE_GRAD_DO_NOT_DETACH", "1");
+    }
     match run() {
         Ok(code) => code,
         Err(e) => {

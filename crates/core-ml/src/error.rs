@@ -27,6 +27,9 @@ pub enum MlError {
         /// The loss.
         loss: f64,
     },
+    /// The framework cannot do what was asked in this configuration.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -2,7 +2,10 @@
 //! digits, a byte-level transformer LM on the Rust book, and Hessian-vector-product checks.
 
 use crate::data::{Dataset, Standardiser};
-use crate::hvp::{hessian_trace, hessian_vector_product, top_hessian_eigenvalue, FlatParams};
+use crate::hvp::{
+    exact_hessian_vector_product, hessian_trace, hessian_vector_product, top_hessian_eigenvalue,
+    FlatParams,
+};
 use crate::models::{
     dense_ffn, init_seeded, lm_cross_entropy, lm_cross_entropy_per_row, LmConfig, Mlp,
     TransformerLm,
@@ -382,7 +385,7 @@ pub fn hvp_checks(ctx: &RunContext) -> Result<Outcome, BoxError> {
         Ok(loss()?.to_scalar::<f64>()?)
     };
     let mut rng = ctx.rng("directions");
-    let mut worst: f64 = 0.0;
+    let (mut worst, mut exact_vs_fd): (f64, f64) = (0.0, 0.0);
     let mut t = Table::new(
         "vᵀHv: HVP vs second difference of the loss",
         &[
@@ -390,11 +393,20 @@ pub fn hvp_checks(ctx: &RunContext) -> Result<Outcome, BoxError> {
             "vᵀ(Hv) by HVP",
             "second difference",
             "relative gap",
+            "exact (double backprop) vs finite-difference HVP, relative",
         ],
     );
     for k in 0..ctx.profile.pick(4usize, 16) {
         let v = core_linalg::uniform_on_sphere(&mut rng, params.len());
         let hv = hessian_vector_product(&params, &mut loss, v.as_slice(), 1e-4)?;
+        let hv_exact = exact_hessian_vector_product(&params, &mut loss, v.as_slice())?;
+        let scale = hv_exact.iter().fold(1e-3f64, |m, x| m.max(x.abs()));
+        let dev_exact = hv
+            .iter()
+            .zip(&hv_exact)
+            .map(|(a, b)| (a - b).abs() / scale)
+            .fold(0.0, f64::max);
+        exact_vs_fd = exact_vs_fd.max(dev_exact);
         let vhv: f64 = hv.iter().zip(v.iter()).map(|(a, b)| a * b).sum();
         let e = 1e-3;
         let plus: Vec<f64> = theta.iter().zip(v.iter()).map(|(t, d)| t + e * d).collect();
@@ -405,7 +417,13 @@ pub fn hvp_checks(ctx: &RunContext) -> Result<Outcome, BoxError> {
         params.set(&theta)?;
         let gap = (vhv - second).abs() / vhv.abs().max(1e-3);
         worst = worst.max(gap);
-        t.push(vec![k.into(), vhv.into(), second.into(), gap.into()]);
+        t.push(vec![
+            k.into(),
+            vhv.into(),
+            second.into(),
+            gap.into(),
+            dev_exact.into(),
+        ]);
     }
     let mut out =
         ctx.outcome("Hessian-vector products of a trained MLP's full-batch loss (iris, f64)");
@@ -414,12 +432,22 @@ pub fn hvp_checks(ctx: &RunContext) -> Result<Outcome, BoxError> {
         worst,
         Threshold::AtMost(1e-4),
     ));
-    // Quadratic: L = ½‖Wx‖² over a linear layer has the exact Hessian (xxᵀ ⊗ I) for W.
-    let q = quadratic_gap(&mut ctx.rng("quadratic"))?;
     out.claims.push(Claim::check(
-        "on a quadratic, HVP equals the exact Hessian times v (max error relative to max(1, |Hv|))",
-        q,
+        "the exact HVP (double back-propagation) agrees with the finite-difference HVP on the trained MLP (worst error relative to max|Hv|)",
+        exact_vs_fd,
         Threshold::AtMost(1e-6),
+    ));
+    // Quadratic: L = ½‖Wx‖² over a linear layer has the exact Hessian (xxᵀ ⊗ I) for W.
+    let (q_fd, q_exact) = quadratic_gap(&mut ctx.rng("quadratic"))?;
+    out.claims.push(Claim::check(
+        "on a quadratic, the finite-difference HVP equals the closed-form Hessian times v (max error relative to max(1, |Hv|))",
+        q_fd,
+        Threshold::AtMost(1e-6),
+    ));
+    out.claims.push(Claim::check(
+        "on a quadratic, the exact HVP equals the closed-form Hessian times v (max error relative to max(1, |Hv|))",
+        q_exact,
+        Threshold::AtMost(1e-10),
     ));
     let top = top_hessian_eigenvalue(&params, &mut loss, 500, &mut rng)?;
     let tr = hessian_trace(&params, &mut loss, ctx.profile.pick(20, 100), &mut rng)?;
@@ -472,7 +500,7 @@ pub fn hvp_checks(ctx: &RunContext) -> Result<Outcome, BoxError> {
 
 /// Max |HVP − exact| for `L(W) = ½ Σ_rows ‖W x_r‖²` (a linear layer without bias), whose
 /// Hessian applied to `V` is `V · Σ_r x_r x_rᵀ`.
-fn quadratic_gap(rng: &mut Rng) -> Result<f64, MlError> {
+fn quadratic_gap(rng: &mut Rng) -> Result<(f64, f64), MlError> {
     let dev = Device::Cpu;
     let ds = Dataset::iris()?;
     let x = Tensor::from_slice(&ds.x, (ds.len(), ds.d), &dev)?.to_dtype(DType::F64)?;
@@ -486,12 +514,15 @@ fn quadratic_gap(rng: &mut Rng) -> Result<f64, MlError> {
     let params = FlatParams::new(&vm);
     let v = core_linalg::standard_normal_vector(rng, 12);
     let hv = hessian_vector_product(&params, &mut loss, v.as_slice(), 1e-3)?;
+    let hv_exact = exact_hessian_vector_product(&params, &mut loss, v.as_slice())?;
     let xtx = x.t()?.matmul(&x)?;
     let vm_ = Tensor::from_slice(v.as_slice(), (3, 4), &dev)?;
     let exact = vm_.matmul(&xtx)?.flatten_all()?.to_vec1::<f64>()?;
-    Ok(hv
-        .iter()
-        .zip(&exact)
-        .map(|(a, b)| (a - b).abs() / b.abs().max(1.0))
-        .fold(0.0, f64::max))
+    let gap = |h: &[f64]| {
+        h.iter()
+            .zip(&exact)
+            .map(|(a, b)| (a - b).abs() / b.abs().max(1.0))
+            .fold(0.0, f64::max)
+    };
+    Ok((gap(&hv), gap(&hv_exact)))
 }

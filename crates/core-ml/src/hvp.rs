@@ -1,10 +1,21 @@
-//! Curvature of a training loss: Hessian-vector products by central differences of gradients,
-//! and from them `λ_max` (power iteration) and `tr(H)` (Hutchinson), via `core-linalg`.
+//! Curvature of a training loss: Hessian-vector products, exactly by double back-propagation
+//! ([`exact_hessian_vector_product`]) or by central differences of gradients
+//! ([`hessian_vector_product`]), and from them `λ_max` (power iteration) and `tr(H)`
+//! (Hutchinson), via `core-linalg`.
 //!
-//! candle has no double backward, so `H v ≈ (∇L(θ + h v̂) − ∇L(θ − h v̂)) / (2h) · ‖v‖` with
-//! `v̂ = v/‖v‖`. The truncation error is `h²/6 · ‖∇³L[v̂, v̂, ·]‖‖v‖` (zero for a quadratic) and
-//! the rounding error about `ε·‖∇L‖/h · ‖v‖`; in f64 with the default `h = 1e-4` both are near
-//! 1e-8 relative for smooth losses of O(1) curvature. Build the model in `DType::F64` for this.
+//! **Exact.** `H v = ∇(∇L · v)`: back-propagate once keeping the gradient's graph, dot it with
+//! `v`, back-propagate again. candle keeps gradients differentiable only in its non-detaching
+//! mode, which it reads from the environment variable `CANDLE_GRAD_DO_NOT_DETACH=1` once per
+//! thread, before that thread's first backward pass; the workspace sets it for every cargo
+//! command in `.cargo/config.toml`, and [`double_backward_available`] tells whether it is on.
+//! Without it the exact routine returns [`MlError::Unsupported`] rather than a wrong answer.
+//!
+//! **Finite differences.** `H v ≈ (∇L(θ + h v̂) − ∇L(θ − h v̂)) / (2h) · ‖v‖` with `v̂ = v/‖v‖`.
+//! The truncation error is `h²/6 · ‖∇³L[v̂, v̂, ·]‖‖v‖` (zero for a quadratic) and the rounding
+//! error about `ε·‖∇L‖/h · ‖v‖`; in f64 with the default `h = 1e-4` both are near 1e-8 relative
+//! for smooth losses of O(1) curvature. In f32 (ε ≈ 1.2e-7) the rounding term alone is ≈ 1e-3
+//! relative at that step and no step brings the total below ≈ 1e-5, so f32 parameters are
+//! refused: build the model in `DType::F64`.
 
 use crate::error::{MlError, Result};
 use candle_core::{Tensor, Var};
@@ -91,20 +102,109 @@ impl FlatParams {
     }
 }
 
-/// `H v` of the loss computed by `loss()` (full batch, deterministic) at the current
-/// parameters, by central differences with step `h` along `v/‖v‖`. Restores the parameters.
-pub fn hessian_vector_product(
-    params: &FlatParams,
-    loss: &mut dyn FnMut() -> candle_core::Result<Tensor>,
-    v: &[f64],
-    h: f64,
-) -> Result<Vec<f64>> {
+/// Whether candle's gradients stay differentiable in this thread (its non-detaching mode, see
+/// the module docs): a probe `d/dx (d/dx x³) = 6x` at `x = 1.5`.
+pub fn double_backward_available() -> bool {
+    let probe = || -> candle_core::Result<bool> {
+        let x = Var::new(&[1.5f64], &candle_core::Device::Cpu)?;
+        let g = match x.as_tensor().powf(3.0)?.sum_all()?.backward()?.get(&x) {
+            Some(g) => g.clone(),
+            None => return Ok(false),
+        };
+        Ok(match g.sum_all()?.backward()?.get(&x) {
+            Some(h) => (h.to_vec1::<f64>()?[0] - 9.0).abs() < 1e-12,
+            None => false,
+        })
+    };
+    probe().unwrap_or(false)
+}
+
+fn check_direction(params: &FlatParams, v: &[f64]) -> Result<()> {
     if v.len() != params.len() {
         return Err(MlError::Data(format!(
             "direction of length {} for {} parameters",
             v.len(),
             params.len()
         )));
+    }
+    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+        return Err(MlError::Data(format!(
+            "direction entry {i} is {}, not finite",
+            v[i]
+        )));
+    }
+    Ok(())
+}
+
+/// `H v` of the loss computed by `loss()` at the current parameters, exactly, by double
+/// back-propagation: `∇(∇L · v)`. Needs candle's non-detaching gradient mode (module docs);
+/// returns [`MlError::Unsupported`] without it. Works in any float dtype (the products are
+/// exact up to that dtype's rounding).
+pub fn exact_hessian_vector_product(
+    params: &FlatParams,
+    loss: &mut dyn FnMut() -> candle_core::Result<Tensor>,
+    v: &[f64],
+) -> Result<Vec<f64>> {
+    check_direction(params, v)?;
+    if !double_backward_available() {
+        return Err(MlError::Unsupported(
+            "exact Hessian-vector products need candle's non-detaching gradients: set CANDLE_GRAD_DO_NOT_DETACH=1 before the process starts (cargo commands in this workspace do)".into(),
+        ));
+    }
+    let grads = loss()?.backward()?;
+    let mut dot: Option<Tensor> = None;
+    let mut at = 0;
+    for (_, var) in &params.vars {
+        let n = var.elem_count();
+        if let Some(g) = grads.get(var) {
+            let vt = Tensor::from_slice(&v[at..at + n], var.shape(), var.device())?
+                .to_dtype(var.dtype())?;
+            let term = (g * vt)?.sum_all()?;
+            dot = Some(match dot {
+                Some(d) => (d + term)?,
+                None => term,
+            });
+        }
+        at += n;
+    }
+    let Some(dot) = dot else {
+        return Ok(vec![0.0; params.len()]);
+    };
+    let second = dot.backward()?;
+    let mut out = Vec::with_capacity(params.len());
+    for (_, var) in &params.vars {
+        match second.get(var) {
+            Some(h) => out.extend(
+                h.flatten_all()?
+                    .to_dtype(candle_core::DType::F64)?
+                    .to_vec1::<f64>()?,
+            ),
+            None => out.extend(std::iter::repeat_n(0.0, var.elem_count())),
+        }
+    }
+    Ok(out)
+}
+
+/// `H v` of the loss computed by `loss()` (full batch, deterministic) at the current
+/// parameters, by central differences with step `h` along `v/‖v‖`. Restores the parameters.
+/// Refuses parameters that are not f64 (see the module docs for the error in f32).
+pub fn hessian_vector_product(
+    params: &FlatParams,
+    loss: &mut dyn FnMut() -> candle_core::Result<Tensor>,
+    v: &[f64],
+    h: f64,
+) -> Result<Vec<f64>> {
+    check_direction(params, v)?;
+    if let Some((name, var)) = params
+        .vars
+        .iter()
+        .find(|(_, var)| var.dtype() != candle_core::DType::F64)
+    {
+        return Err(crate::error::config(
+            "finite-difference HVP dtype",
+            format!("{:?} ({name})", var.dtype()),
+            "needs f64 parameters: in f32 the rounding error ε‖∇L‖/h is ≈ 1e-3 relative at h = 1e-4 and no step brings the total below ≈ 1e-5; use exact_hessian_vector_product or an f64 model",
+        ));
     }
     if !(h.is_finite() && h > 0.0) {
         return Err(crate::error::config(
