@@ -1,6 +1,7 @@
 //! One training step (forward, backward, AdamW) of the core-ml MLP and byte-level transformer,
 //! reported as FLOP/s (criterion's "elem/s" with one element per FLOP), next to the machine's
-//! sgemm peak measured the same way (candle's f32 matmul, which runs the `gemm` crate's kernels).
+//! square sgemm peak and the GEMM ceiling at the LM's own matmul shapes, measured the same way
+//! (candle's f32 matmul, which runs the `gemm` crate's kernels), so every figure has its ratio.
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Activation, Optimizer, ParamsAdamW, VarBuilder, VarMap};
@@ -22,6 +23,34 @@ fn sgemm(c: &mut Criterion) {
         g.throughput(Throughput::Elements((2 * n * n * n) as u64));
         g.sample_size(10);
         g.bench_function(format!("{n}"), |bch| {
+            bch.iter(|| black_box(a.matmul(&b).expect("matmul")))
+        });
+    }
+    g.finish();
+}
+
+/// The GEMM ceiling at the full-profile LM's own matmul shapes (d = 128, 4 heads, context 128,
+/// batch 16: 2048 token rows), forward shapes of one block and the head: what a training step
+/// could reach if only its matmuls ran.
+fn gemm_at_lm_shapes(c: &mut Criterion) {
+    let dev = Device::Cpu;
+    let mut g = c.benchmark_group("core-ml/gemm-at-lm-shapes");
+    g.sample_size(20);
+    let rows = 16 * 128;
+    // (name, batch of matrices, m, k, n)
+    let shapes = [
+        ("qkv-o 2048x128x128", 1usize, rows, 128usize, 128usize),
+        ("ffn-up 2048x128x512", 1, rows, 128, 512),
+        ("ffn-down 2048x512x128", 1, rows, 512, 128),
+        ("head 2048x128x256", 1, rows, 128, 256),
+        ("scores 64x(128x32x128)", 64, 128, 32, 128),
+        ("mix 64x(128x128x32)", 64, 128, 128, 32),
+    ];
+    for (name, batch, m, k, n) in shapes {
+        let a = Tensor::randn(0f32, 1.0, (batch, m, k), &dev).expect("a");
+        let b = Tensor::randn(0f32, 1.0, (batch, k, n), &dev).expect("b");
+        g.throughput(Throughput::Elements((2 * batch * m * k * n) as u64));
+        g.bench_function(name, |bch| {
             bch.iter(|| black_box(a.matmul(&b).expect("matmul")))
         });
     }
@@ -99,5 +128,5 @@ fn lm_step(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, sgemm, mlp_step, lm_step);
+criterion_group!(benches, sgemm, gemm_at_lm_shapes, mlp_step, lm_step);
 criterion_main!(benches);

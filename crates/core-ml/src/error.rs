@@ -50,3 +50,20 @@ pub(crate) fn config(name: &'static str, value: impl ToString, reason: &'static 
         reason,
     }
 }
+
+impl From<core_data::DataError> for MlError {
+    fn from(e: core_data::DataError) -> Self {
+        match e {
+            core_data::DataError::Data(s) => MlError::Data(s),
+            core_data::DataError::Config {
+                name,
+                value,
+                reason,
+            } => MlError::Config {
+                name,
+                value,
+                reason,
+            },
+        }
+    }
+}

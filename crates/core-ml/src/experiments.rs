@@ -1,7 +1,7 @@
 //! The substrate's own reproduce experiments (`cargo xtask reproduce core-ml`): an MLP on the
 //! digits, a byte-level transformer LM on the Rust book, and Hessian-vector-product checks.
 
-use crate::data::{Dataset, Standardiser};
+use crate::data::{Dataset, DatasetTensors, Standardiser};
 use crate::hvp::{
     exact_hessian_vector_product, hessian_trace, hessian_vector_product, top_hessian_eigenvalue,
     FlatParams,

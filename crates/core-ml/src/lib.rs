@@ -23,7 +23,7 @@
 //! ```
 //! use candle_core::{DType, Device, Module};
 //! use candle_nn::{Activation, VarBuilder, VarMap};
-//! use core_ml::data::{Dataset, Standardiser};
+//! use core_ml::data::{Dataset, Standardiser, DatasetTensors};
 //! use core_ml::models::Mlp;
 //! use core_ml::train::{train, TrainConfig};
 //!
@@ -54,4 +54,5 @@ pub mod experiments;
 
 pub use candle_core;
 pub use candle_nn;
+pub use core_data::DataError;
 pub use error::{MlError, Result};

@@ -4,6 +4,7 @@
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{linear, VarBuilder, VarMap};
+use core_ml::data::DatasetTensors;
 use core_ml::hvp::{
     double_backward_available, exact_hessian_vector_product, hessian_vector_product, FlatParams,
 };

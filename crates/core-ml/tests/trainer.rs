@@ -4,6 +4,7 @@
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Activation, Init, VarBuilder, VarMap};
+use core_ml::data::DatasetTensors;
 use core_ml::models::{init_seeded, FfnLayer, FfnOutput, LmConfig, Mlp, TransformerLm};
 use core_ml::train::{OptimizerKind, Schedule};
 use core_ml::trainer::{run, DecayRule, Forward, SeriesRecorder, StopRule, Trainer, TrainerConfig};

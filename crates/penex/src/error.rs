@@ -55,6 +55,9 @@ pub enum PenexError {
     /// An error from the shared ML crate.
     #[error(transparent)]
     Ml(#[from] core_ml::MlError),
+    /// An error from the shared data sets.
+    #[error(transparent)]
+    Data(#[from] core_ml::DataError),
 }
 
 /// `Result` with [`PenexError`].

@@ -18,7 +18,7 @@
 //! ```
 //! use candle_core::{DType, Device, Module};
 //! use core_ml::candle_nn::{Activation, VarBuilder, VarMap};
-//! use core_ml::data::{Dataset, Standardiser};
+//! use core_ml::data::{Dataset, Standardiser, DatasetTensors};
 //! use core_ml::models::{init_seeded, Mlp};
 //! use core_ml::train::{train, TrainConfig};
 //! use penex::{metrics, ClassificationLoss};

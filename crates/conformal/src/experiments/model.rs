@@ -1,7 +1,7 @@
 use crate::Probabilities;
 use core_ml::candle_core::{DType, Device, Module};
 use core_ml::candle_nn::{self, Activation, VarBuilder, VarMap};
-use core_ml::data::{Dataset, Standardiser};
+use core_ml::data::{Dataset, DatasetTensors, Standardiser};
 use core_ml::models::{init_seeded, Mlp};
 use core_ml::train::{train, OptimizerKind, Schedule, TrainConfig};
 use repro::BoxError;

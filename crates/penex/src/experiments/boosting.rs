@@ -1,7 +1,7 @@
 use crate::{ClassificationLoss, Logits, Penex};
 use candle_core::{DType, Device, Module, Tensor};
 use core_ml::candle_nn::{Activation, VarBuilder, VarMap};
-use core_ml::data::{Dataset, Standardiser};
+use core_ml::data::{Dataset, DatasetTensors, Standardiser};
 use core_ml::hvp::FlatParams;
 use core_ml::models::{init_seeded, Mlp};
 use repro::{BoxError, Claim, Estimate, Outcome, RunContext, Table, Threshold, Why};

@@ -2,7 +2,7 @@ use crate::metrics::{accuracy, brier, ece, logit_margins, nll, probability_margi
 use crate::{ClassificationLoss, LossKind};
 use candle_core::{DType, Device, Module};
 use core_ml::candle_nn::{Activation, VarBuilder, VarMap};
-use core_ml::data::{Dataset, Standardiser};
+use core_ml::data::{Dataset, DatasetTensors, Standardiser};
 use core_ml::models::{init_seeded, Mlp};
 use core_ml::train::{train, OptimizerKind, Schedule, TrainConfig};
 use repro::{

@@ -1,0 +1,428 @@
+//! Tabular data sets shipped with the crate, seeded synthetic generators, and the
+//! deterministic plumbing of training: stratified splits, standardisation, label noise and
+//! mini-batches.
+
+use crate::error::{config, DataError, Result};
+use core_linalg::{stream_rng, Rng};
+use flate2::read::GzDecoder;
+use rand::seq::SliceRandom;
+use rand::RngExt;
+use std::io::Read;
+
+/// A classification data set: `n` rows of `d` features (row-major `f64`) and labels in
+/// `0..n_classes`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// Name for reports.
+    pub name: String,
+    /// Features, row-major, `n × d`.
+    pub x: Vec<f64>,
+    /// Labels.
+    pub y: Vec<usize>,
+    /// Number of features.
+    pub d: usize,
+    /// Number of classes.
+    pub n_classes: usize,
+}
+
+/// Train / validation / test parts of a data set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    /// Training rows.
+    pub train: Dataset,
+    /// Validation rows.
+    pub val: Dataset,
+    /// Test rows.
+    pub test: Dataset,
+}
+
+fn gunzip(bytes: &[u8]) -> Result<String> {
+    let mut s = String::new();
+    GzDecoder::new(bytes)
+        .read_to_string(&mut s)
+        .map_err(|e| DataError::Data(format!("corrupt embedded archive: {e}")))?;
+    Ok(s)
+}
+
+/// Parses scikit-learn's CSV layout: optional header `n,d,…`, rows of features then the label.
+fn parse_csv(name: &str, text: &str, header: bool) -> Result<Dataset> {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    if header {
+        lines.next();
+    }
+    let (mut x, mut y, mut d) = (Vec::new(), Vec::new(), None);
+    for (i, line) in lines.enumerate() {
+        let vals: Vec<f64> = line
+            .split(',')
+            .map(|v| v.trim().parse::<f64>())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| DataError::Data(format!("{name}: row {i}: {e}")))?;
+        let (label, feats) = vals
+            .split_last()
+            .ok_or_else(|| DataError::Data(format!("{name}: empty row {i}")))?;
+        if *d.get_or_insert(feats.len()) != feats.len() {
+            return Err(DataError::Data(format!(
+                "{name}: row {i} has {} features",
+                feats.len()
+            )));
+        }
+        x.extend_from_slice(feats);
+        y.push(*label as usize);
+    }
+    let n_classes = y.iter().max().map_or(0, |m| m + 1);
+    Dataset::new(name, x, y, d.unwrap_or(0), n_classes)
+}
+
+impl Dataset {
+    /// Builds a data set, checking shapes, finiteness and labels.
+    pub fn new(name: &str, x: Vec<f64>, y: Vec<usize>, d: usize, n_classes: usize) -> Result<Self> {
+        if y.is_empty() || d == 0 {
+            return Err(DataError::Data(format!(
+                "{name}: empty data set ({} rows, {d} features)",
+                y.len()
+            )));
+        }
+        if x.len() != y.len() * d {
+            return Err(DataError::Data(format!(
+                "{name}: {} values for {} rows × {d} features",
+                x.len(),
+                y.len()
+            )));
+        }
+        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+            return Err(DataError::Data(format!(
+                "{name}: non-finite value {} at row {}, feature {}",
+                x[i],
+                i / d,
+                i % d
+            )));
+        }
+        if let Some(&bad) = y.iter().find(|&&c| c >= n_classes) {
+            return Err(DataError::Data(format!(
+                "{name}: label {bad} ≥ n_classes = {n_classes}"
+            )));
+        }
+        Ok(Self {
+            name: name.into(),
+            x,
+            y,
+            d,
+            n_classes,
+        })
+    }
+
+    /// The optical digits (1797 × 64, values 0–16, 10 classes; scikit-learn's copy of UCI).
+    pub fn digits() -> Result<Self> {
+        parse_csv(
+            "digits",
+            &gunzip(include_bytes!("../data/digits.csv.gz"))?,
+            false,
+        )
+    }
+    /// Wisconsin breast cancer (569 × 30, 2 classes).
+    pub fn breast_cancer() -> Result<Self> {
+        parse_csv(
+            "breast-cancer",
+            &gunzip(include_bytes!("../data/breast_cancer.csv.gz"))?,
+            true,
+        )
+    }
+    /// Iris (150 × 4, 3 classes).
+    pub fn iris() -> Result<Self> {
+        parse_csv(
+            "iris",
+            &gunzip(include_bytes!("../data/iris.csv.gz"))?,
+            true,
+        )
+    }
+    /// Wine (178 × 13, 3 classes).
+    pub fn wine() -> Result<Self> {
+        parse_csv(
+            "wine",
+            &gunzip(include_bytes!("../data/wine_data.csv.gz"))?,
+            true,
+        )
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+    /// Whether there are no rows (never true for a constructed data set).
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+    /// Row `i`'s features.
+    pub fn row(&self, i: usize) -> &[f64] {
+        &self.x[i * self.d..(i + 1) * self.d]
+    }
+    /// Rows per class.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut c = vec![0; self.n_classes];
+        self.y.iter().for_each(|&y| c[y] += 1);
+        c
+    }
+
+    /// The rows at `idx`, in that order.
+    pub fn subset(&self, idx: &[usize]) -> Self {
+        Self {
+            name: self.name.clone(),
+            x: idx
+                .iter()
+                .flat_map(|&i| self.row(i).iter().copied())
+                .collect(),
+            y: idx.iter().map(|&i| self.y[i]).collect(),
+            d: self.d,
+            n_classes: self.n_classes,
+        }
+    }
+
+    /// A stratified split: within each class the rows are shuffled (seeded) and cut in the
+    /// proportions `train : val : test`, so every part keeps the class balance. Each class
+    /// needs at least one row in every non-empty part.
+    pub fn stratified_split(&self, train: f64, val: f64, seed: u64) -> Result<Split> {
+        if !(train > 0.0 && val >= 0.0 && train + val < 1.0) {
+            return Err(config(
+                "split fractions",
+                format!("train {train}, val {val}"),
+                "need train > 0, val ≥ 0, train + val < 1",
+            ));
+        }
+        let (mut tr, mut va, mut te) = (Vec::new(), Vec::new(), Vec::new());
+        for c in 0..self.n_classes {
+            let mut idx: Vec<usize> = (0..self.len()).filter(|&i| self.y[i] == c).collect();
+            idx.shuffle(&mut stream_rng(seed, c as u64));
+            let n = idx.len() as f64;
+            let a = (train * n).round() as usize;
+            let b = a + (val * n).round() as usize;
+            tr.extend_from_slice(&idx[..a.min(idx.len())]);
+            va.extend_from_slice(&idx[a.min(idx.len())..b.min(idx.len())]);
+            te.extend_from_slice(&idx[b.min(idx.len())..]);
+        }
+        for (part, v) in [("train", &tr), ("test", &te)] {
+            if v.is_empty() {
+                return Err(DataError::Data(format!(
+                    "{}: the {part} part of the split is empty",
+                    self.name
+                )));
+            }
+        }
+        tr.sort_unstable();
+        va.sort_unstable();
+        te.sort_unstable();
+        Ok(Split {
+            train: self.subset(&tr),
+            val: self.subset(&va),
+            test: self.subset(&te),
+        })
+    }
+
+    /// Flips each label with probability `rate` to a uniformly drawn *other* class. Returns the
+    /// noisy copy and which rows were flipped.
+    pub fn with_label_noise(&self, rate: f64, seed: u64) -> Result<(Self, Vec<bool>)> {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(config("label noise rate", rate, "must lie in [0, 1]"));
+        }
+        if self.n_classes < 2 {
+            return Err(DataError::Data(
+                "label noise needs at least two classes".into(),
+            ));
+        }
+        let mut rng = stream_rng(seed, 0);
+        let mut out = self.clone();
+        let mut flipped = vec![false; self.len()];
+        for (y, f) in out.y.iter_mut().zip(flipped.iter_mut()) {
+            if rng.random::<f64>() < rate {
+                let shift = rng.random_range(1..self.n_classes);
+                *y = (*y + shift) % self.n_classes;
+                *f = true;
+            }
+        }
+        Ok((out, flipped))
+    }
+
+    /// The index order of epoch `epoch`: a seeded shuffle, then chunks of `batch` rows (the
+    /// last may be shorter). The same `(seed, epoch)` always gives the same batches.
+    pub fn batches(&self, batch: usize, seed: u64, epoch: u64) -> Result<Vec<Vec<usize>>> {
+        if batch == 0 {
+            return Err(config("batch size", 0, "must be at least 1"));
+        }
+        let mut idx: Vec<usize> = (0..self.len()).collect();
+        idx.shuffle(&mut stream_rng(seed, epoch));
+        Ok(idx.chunks(batch).map(<[usize]>::to_vec).collect())
+    }
+}
+
+/// Per-feature standardisation `(x − mean) / std`, fitted on one data set (the training part)
+/// and applied to any. Constant features get `std = 1`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Standardiser {
+    /// Feature means.
+    pub mean: Vec<f64>,
+    /// Feature standard deviations (population).
+    pub std: Vec<f64>,
+}
+
+impl Standardiser {
+    /// Fits means and standard deviations.
+    pub fn fit(data: &Dataset) -> Self {
+        let n = data.len() as f64;
+        let mut mean = vec![0.0; data.d];
+        let mut var = vec![0.0; data.d];
+        for i in 0..data.len() {
+            for (m, v) in mean.iter_mut().zip(data.row(i)) {
+                *m += v / n;
+            }
+        }
+        for i in 0..data.len() {
+            for ((s, v), m) in var.iter_mut().zip(data.row(i)).zip(&mean) {
+                *s += (v - m).powi(2) / n;
+            }
+        }
+        let std = var
+            .into_iter()
+            .map(|v| if v > 1e-24 { v.sqrt() } else { 1.0 })
+            .collect();
+        Self { mean, std }
+    }
+
+    /// A standardised copy of `data`.
+    pub fn apply(&self, data: &Dataset) -> Result<Dataset> {
+        if data.d != self.mean.len() {
+            return Err(DataError::Data(format!(
+                "standardiser fitted on {} features, data has {}",
+                self.mean.len(),
+                data.d
+            )));
+        }
+        let mut out = data.clone();
+        for (k, v) in out.x.iter_mut().enumerate() {
+            let j = k % data.d;
+            *v = (*v - self.mean[j]) / self.std[j];
+        }
+        Ok(out)
+    }
+}
+
+/// `classes` isotropic Gaussian blobs in `R^d`, `n_per_class` points each, centres drawn
+/// uniformly on a sphere of radius `separation` (seeded).
+pub fn gaussian_blobs(
+    n_per_class: usize,
+    classes: usize,
+    d: usize,
+    separation: f64,
+    seed: u64,
+) -> Result<Dataset> {
+    if n_per_class == 0 || classes == 0 || d == 0 {
+        return Err(config(
+            "blob sizes",
+            format!("{n_per_class} × {classes} in R^{d}"),
+            "all must be positive",
+        ));
+    }
+    let mut rng: Rng = stream_rng(seed, 0);
+    let centres: Vec<Vec<f64>> = (0..classes)
+        .map(|_| {
+            core_linalg::uniform_on_sphere(&mut rng, d)
+                .iter()
+                .map(|c| c * separation)
+                .collect()
+        })
+        .collect();
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for (c, centre) in centres.iter().enumerate() {
+        for _ in 0..n_per_class {
+            let noise = core_linalg::standard_normal_vector(&mut rng, d);
+            x.extend(centre.iter().zip(noise.iter()).map(|(m, z)| m + z));
+            y.push(c);
+        }
+    }
+    Dataset::new("gaussian-blobs", x, y, d, classes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_data_sets_have_their_documented_shapes() {
+        let cases = [
+            (Dataset::digits().unwrap(), 1797, 64, 10),
+            (Dataset::breast_cancer().unwrap(), 569, 30, 2),
+            (Dataset::iris().unwrap(), 150, 4, 3),
+            (Dataset::wine().unwrap(), 178, 13, 3),
+        ];
+        for (ds, n, d, k) in cases {
+            assert_eq!((ds.len(), ds.d, ds.n_classes), (n, d, k), "{}", ds.name);
+        }
+        // Known class counts: iris 50/50/50, breast cancer 212 malignant / 357 benign.
+        assert_eq!(Dataset::iris().unwrap().class_counts(), vec![50, 50, 50]);
+        assert_eq!(
+            Dataset::breast_cancer().unwrap().class_counts(),
+            vec![212, 357]
+        );
+        let digits = Dataset::digits().unwrap();
+        assert!(digits.x.iter().all(|&v| (0.0..=16.0).contains(&v)));
+    }
+
+    #[test]
+    fn stratified_split_partitions_and_keeps_balance() {
+        let ds = Dataset::digits().unwrap();
+        let s = ds.stratified_split(0.6, 0.2, 3).unwrap();
+        assert_eq!(s.train.len() + s.val.len() + s.test.len(), ds.len());
+        for (c, &total) in ds.class_counts().iter().enumerate() {
+            let tr = s.train.class_counts()[c] as f64;
+            assert!((tr / total as f64 - 0.6).abs() < 0.02);
+        }
+        // Same seed, same split; different seed, different split.
+        assert_eq!(ds.stratified_split(0.6, 0.2, 3).unwrap(), s);
+        assert_ne!(ds.stratified_split(0.6, 0.2, 4).unwrap().train.y, s.train.y);
+        assert!(ds.stratified_split(0.9, 0.2, 3).is_err());
+    }
+
+    #[test]
+    fn standardiser_zero_mean_unit_variance_on_train() {
+        let ds = Dataset::wine().unwrap();
+        let z = Standardiser::fit(&ds).apply(&ds).unwrap();
+        for j in 0..z.d {
+            let col: Vec<f64> = (0..z.len()).map(|i| z.row(i)[j]).collect();
+            let m = col.iter().sum::<f64>() / col.len() as f64;
+            let v = col.iter().map(|x| (x - m).powi(2)).sum::<f64>() / col.len() as f64;
+            assert!(m.abs() < 1e-12 && (v - 1.0).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn label_noise_rate_and_flips_change_the_label() {
+        let ds = Dataset::digits().unwrap();
+        let (noisy, flipped) = ds.with_label_noise(0.3, 1).unwrap();
+        let rate = flipped.iter().filter(|&&f| f).count() as f64 / ds.len() as f64;
+        assert!((rate - 0.3).abs() < 5.0 * (0.21f64 / ds.len() as f64).sqrt());
+        for ((f, a), b) in flipped.iter().zip(&noisy.y).zip(&ds.y) {
+            assert_eq!(*f, a != b);
+        }
+        assert!(ds.with_label_noise(1.5, 1).is_err());
+    }
+
+    #[test]
+    fn batches_cover_every_row_once_and_are_seeded() {
+        let ds = Dataset::iris().unwrap();
+        let b = ds.batches(32, 9, 0).unwrap();
+        let mut all: Vec<usize> = b.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..150).collect::<Vec<_>>());
+        assert_eq!(b, ds.batches(32, 9, 0).unwrap());
+        assert_ne!(b, ds.batches(32, 9, 1).unwrap());
+        assert!(ds.batches(0, 9, 0).is_err());
+    }
+
+    #[test]
+    fn bad_data_is_a_typed_error() {
+        assert!(Dataset::new("t", vec![1.0, f64::NAN], vec![0], 2, 1).is_err());
+        assert!(Dataset::new("t", vec![1.0], vec![0], 2, 1).is_err());
+        assert!(Dataset::new("t", vec![1.0, 2.0], vec![3], 2, 2).is_err());
+        assert!(Dataset::new("t", vec![], vec![], 2, 2).is_err());
+        assert!(parse_csv("t", "1,2,x\n", false).is_err());
+        assert!(parse_csv("t", "1,2,0\n1,0\n", false).is_err());
+    }
+}
