@@ -68,6 +68,20 @@ pub fn unigram_entropy_bits(bytes: &[u8]) -> f64 {
         .sum()
 }
 
+/// How many consecutive non-overlapping windows of `context` inputs (and their `context`
+/// next-byte targets) a text of `len` bytes holds, at most `max_windows`: window `w` reads
+/// bytes `w·context ..= (w + 1)·context`. Errors unless `1 ≤ context < len − 1`.
+pub fn sequential_window_count(len: usize, context: usize, max_windows: usize) -> Result<usize> {
+    if context == 0 || len <= context + 1 {
+        return Err(config(
+            "context",
+            context,
+            "need 1 ≤ context < text length − 1",
+        ));
+    }
+    Ok(((len - 1) / context).min(max_windows))
+}
+
 /// An interpolated (Jelinek–Mercer) bigram model of bytes:
 /// `p(b | a) = λ·c(a, b)/c(a) + (1 − λ)·p₁(b)`, with `p₁` the add-one unigram (and `p₁` alone
 /// after a byte never seen in training), so every byte has positive probability after every
@@ -160,14 +174,7 @@ impl BigramModel {
         context: usize,
         max_windows: usize,
     ) -> Result<Vec<f64>> {
-        if context == 0 || bytes.len() <= context + 1 {
-            return Err(config(
-                "context",
-                context,
-                "need 1 ≤ context < text length − 1",
-            ));
-        }
-        let n = ((bytes.len() - 1) / context).min(max_windows);
+        let n = sequential_window_count(bytes.len(), context, max_windows)?;
         Ok((0..n)
             .map(|w| {
                 let s = w * context;

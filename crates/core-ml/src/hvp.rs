@@ -36,12 +36,7 @@ pub struct FlatParams {
 impl FlatParams {
     /// All variables of `varmap`, sorted by name.
     pub fn new(varmap: &VarMap) -> Self {
-        let mut vars: Vec<(String, Var)> = varmap
-            .data()
-            .lock()
-            .map(|d| d.clone().into_iter().collect())
-            .unwrap_or_default();
-        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        let vars = crate::trainer::named_vars(varmap);
         let len = vars.iter().map(|(_, v)| v.elem_count()).sum();
         Self { vars, len }
     }

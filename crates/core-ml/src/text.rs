@@ -47,14 +47,7 @@ pub fn sequential_windows(
     max_windows: usize,
     device: &Device,
 ) -> Result<Vec<(Tensor, Tensor)>> {
-    if context == 0 || bytes.len() <= context + 1 {
-        return Err(config(
-            "context",
-            context,
-            "need 1 ≤ context < text length − 1",
-        ));
-    }
-    let n = ((bytes.len() - 1) / context).min(max_windows);
+    let n = sequential_window_count(bytes.len(), context, max_windows)?;
     (0..n)
         .map(|w| {
             let s = w * context;
