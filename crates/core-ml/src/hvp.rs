@@ -81,7 +81,12 @@ impl FlatParams {
     }
     /// `∇L` at the current values, flattened (zeros for variables the loss does not touch).
     pub fn gradient(&self, loss: &Tensor) -> Result<Vec<f64>> {
-        let grads = loss.backward()?;
+        self.flatten(&loss.backward()?)
+    }
+
+    /// The entries of `grads` for these variables, flattened in name order (zeros for variables
+    /// without a gradient).
+    fn flatten(&self, grads: &candle_core::backprop::GradStore) -> Result<Vec<f64>> {
         let mut out = Vec::with_capacity(self.len);
         for (_, v) in &self.vars {
             match grads.get(v) {
@@ -165,19 +170,7 @@ pub fn exact_hessian_vector_product(
     let Some(dot) = dot else {
         return Ok(vec![0.0; params.len()]);
     };
-    let second = dot.backward()?;
-    let mut out = Vec::with_capacity(params.len());
-    for (_, var) in &params.vars {
-        match second.get(var) {
-            Some(h) => out.extend(
-                h.flatten_all()?
-                    .to_dtype(candle_core::DType::F64)?
-                    .to_vec1::<f64>()?,
-            ),
-            None => out.extend(std::iter::repeat_n(0.0, var.elem_count())),
-        }
-    }
-    Ok(out)
+    params.flatten(&dot.backward()?)
 }
 
 /// `H v` of the loss computed by `loss()` (full batch, deterministic) at the current

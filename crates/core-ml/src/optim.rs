@@ -52,15 +52,16 @@ fn load_slot(slot: &[Var], prefix: &str, state: &[(String, Tensor)]) -> candle_c
     Ok(())
 }
 
-fn export_slot(slot: &[Var], prefix: &str, out: &mut Vec<(String, Tensor)>) {
+fn export_slot(
+    slot: &[Var],
+    prefix: &str,
+    out: &mut Vec<(String, Tensor)>,
+) -> candle_core::Result<()> {
+    // A copy: `Var::set` writes in place, so a clone would change with the next step.
     for (i, v) in slot.iter().enumerate() {
-        out.push((
-            format!("{prefix}.{i}"),
-            v.as_tensor()
-                .copy()
-                .unwrap_or_else(|_| v.as_tensor().clone()),
-        ));
+        out.push((format!("{prefix}.{i}"), v.as_tensor().copy()?));
     }
+    Ok(())
 }
 
 /// Plain stochastic gradient descent `θ ← θ − lr·g`.
@@ -164,7 +165,7 @@ impl Optimizer for HeavyBall {
 impl OptimizerState for HeavyBall {
     fn state(&self) -> candle_core::Result<Vec<(String, Tensor)>> {
         let mut out = Vec::new();
-        export_slot(&self.velocity, "velocity", &mut out);
+        export_slot(&self.velocity, "velocity", &mut out)?;
         Ok(out)
     }
     fn load_state(&mut self, state: &[(String, Tensor)]) -> candle_core::Result<()> {
@@ -287,8 +288,8 @@ impl Optimizer for AdamW {
 impl OptimizerState for AdamW {
     fn state(&self) -> candle_core::Result<Vec<(String, Tensor)>> {
         let mut out = Vec::new();
-        export_slot(&self.m, "m", &mut out);
-        export_slot(&self.v, "v", &mut out);
+        export_slot(&self.m, "m", &mut out)?;
+        export_slot(&self.v, "v", &mut out)?;
         let dev = self
             .vars
             .first()

@@ -474,7 +474,7 @@ impl Trainer {
             .first()
             .map(|v| v.device().clone())
             .unwrap_or(candle_core::Device::Cpu);
-        let counts = [self.steps as u64 as f64, self.evaluations as f64];
+        let counts = [self.steps as f64, self.evaluations as f64];
         map.insert("trainer.counts".into(), Tensor::new(&counts, &dev)?);
         candle_core::safetensors::save(&map, path).map_err(|e| MlError::Io {
             path: path.display().to_string(),
