@@ -6,8 +6,13 @@
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Activation, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use core_linalg::seeded_rng;
-use core_ml::models::{dense_ffn, init_seeded, lm_cross_entropy, LmConfig, Mlp, TransformerLm};
+use core_ml::kernels::Kernels;
+use core_ml::models::{
+    dense_ffn, dense_ffn_composite, init_seeded, lm_cross_entropy_with, FfnBuilder, LmConfig, Mlp,
+    TransformerLm,
+};
 use core_ml::text::{rust_book, sample_windows};
+use core_ml::trainer::{Forward, Trainer, TrainerConfig};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 
@@ -31,7 +36,9 @@ fn sgemm(c: &mut Criterion) {
 
 /// The GEMM ceiling at the full-profile LM's own matmul shapes (d = 128, 4 heads, context 128,
 /// batch 16: 2048 token rows), forward shapes of one block and the head: what a training step
-/// could reach if only its matmuls ran.
+/// could reach if only its matmuls ran (`cargo xtask bench core-ml` reports their total FLOPs
+/// over their total time, one of each). The attention GEMMs run inside the fused attention
+/// kernel (nalgebra's matrixmultiply) in the step; candle's batched matmul here.
 fn gemm_at_lm_shapes(c: &mut Criterion) {
     let dev = Device::Cpu;
     let mut g = c.benchmark_group("core-ml/gemm-at-lm-shapes");
@@ -39,7 +46,8 @@ fn gemm_at_lm_shapes(c: &mut Criterion) {
     let rows = 16 * 128;
     // (name, batch of matrices, m, k, n)
     let shapes = [
-        ("qkv-o 2048x128x128", 1usize, rows, 128usize, 128usize),
+        ("qkv 2048x128x384", 1usize, rows, 128usize, 384usize),
+        ("o 2048x128x128", 1, rows, 128, 128),
         ("ffn-up 2048x128x512", 1, rows, 128, 512),
         ("ffn-down 2048x512x128", 1, rows, 512, 128),
         ("head 2048x128x256", 1, rows, 128, 256),
@@ -85,45 +93,61 @@ fn mlp_step(c: &mut Criterion) {
     g.finish();
 }
 
+/// The LM training step as the experiments run it (`core_ml::trainer::Trainer`: forward,
+/// backward, gradient norm, the in-place AdamW), with the fused kernels and, for reference in
+/// the same run, with their composite twins (candle's own operations).
 fn lm_step(c: &mut Criterion) {
     let dev = Device::Cpu;
     let corpus = rust_book().expect("corpus");
     let mut g = c.benchmark_group("core-ml/train-step");
     g.sample_size(10);
-    for (name, cfg, batch) in [
-        (
-            "lm-d64-l2-ctx64-batch16 (quick profile)",
-            LmConfig::BYTE_SMALL,
-            16usize,
-        ),
-        (
-            "lm-d128-l4-ctx128-batch16 (full profile)",
-            LmConfig::BYTE_MEDIUM,
-            16,
-        ),
+    for (profile, cfg, batch) in [
+        ("quick profile", LmConfig::BYTE_SMALL, 16usize),
+        ("full profile", LmConfig::BYTE_MEDIUM, 16),
     ] {
-        let vm = VarMap::new();
-        let lm = TransformerLm::new(
-            VarBuilder::from_varmap(&vm, DType::F32, &dev),
-            cfg,
-            &dense_ffn,
-        )
-        .expect("lm");
-        init_seeded(&vm, 1).expect("init");
-        let mut opt = candle_nn::AdamW::new(vm.all_vars(), ParamsAdamW::default()).expect("opt");
-        let mut rng = seeded_rng(2);
-        let (x, y) = sample_windows(&corpus, batch, cfg.context, &mut rng, &dev).expect("windows");
-        let tokens = batch * cfg.context;
-        g.throughput(Throughput::Elements(
-            (cfg.train_flops_per_token() * tokens as f64) as u64,
-        ));
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                let logits = lm.forward(&x).expect("fwd");
-                let loss = lm_cross_entropy(&logits, &y).expect("loss");
-                opt.backward_step(&loss).expect("step");
-            })
-        });
+        for kernels in [Kernels::Fused, Kernels::Composite] {
+            let vm = VarMap::new();
+            let ffn: FfnBuilder<'_> = match kernels {
+                Kernels::Fused => &dense_ffn,
+                Kernels::Composite => &dense_ffn_composite,
+            };
+            let lm = TransformerLm::with_kernels(
+                VarBuilder::from_varmap(&vm, DType::F32, &dev),
+                cfg,
+                ffn,
+                kernels,
+            )
+            .expect("lm");
+            init_seeded(&vm, 1).expect("init");
+            let mut trainer = Trainer::new(&vm, TrainerConfig::default()).expect("trainer");
+            let mut rng = seeded_rng(2);
+            let (x, y) =
+                sample_windows(&corpus, batch, cfg.context, &mut rng, &dev).expect("windows");
+            let tokens = batch * cfg.context;
+            g.throughput(Throughput::Elements(
+                (cfg.train_flops_per_token() * tokens as f64) as u64,
+            ));
+            let name = format!(
+                "lm-d{}-l{}-ctx{}-batch{batch} ({profile}, {})",
+                cfg.d_model,
+                cfg.layers,
+                cfg.context,
+                match kernels {
+                    Kernels::Fused => "fused",
+                    Kernels::Composite => "composite",
+                }
+            );
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    trainer
+                        .step(|_| {
+                            let logits = lm.forward(&x)?;
+                            Ok(Forward::new(lm_cross_entropy_with(&logits, &y, kernels)?))
+                        })
+                        .expect("step")
+                })
+            });
+        }
     }
     g.finish();
 }

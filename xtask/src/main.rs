@@ -1,7 +1,10 @@
 //! `cargo xtask`: the papercraft runner.
 //!
 //! - `cargo xtask reproduce [PAPER…] [--profile quick|full] [--out DIR] [--seed N] [--list] [--jobs N]`
-//! - `cargo xtask bench [CRITERION ARGS…]`
+//! - `cargo xtask bench [BENCH] [CRITERION ARGS…]` (BENCH: one of [`BENCHES`]; after `core-ml`, the
+//!   step's GFLOP/s against the sgemm peak and the GEMM ceiling at the model's shapes)
+
+mod bench;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -68,9 +71,11 @@ enum Cmd {
         #[arg(long)]
         jobs: Option<usize>,
     },
-    /// Run the criterion benches (extra arguments go to criterion).
+    /// Run the criterion benches: all, or one bench target by name (extra arguments go to
+    /// criterion).
     Bench {
-        /// Arguments passed through, e.g. a bench filter.
+        /// A bench name (`cargo xtask bench --list-benches` shows them), then arguments for
+        /// criterion, e.g. a filter.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -108,20 +113,7 @@ fn run() -> Result<ExitCode> {
             };
             reproduce(&papers, profile, out, seed, list, jobs)
         }
-        Cmd::Bench { args } => {
-            let status = std::process::Command::new(
-                std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
-            )
-            .args(["bench", "--package", "papercraft-benches", "--"])
-            .args(&args)
-            .status()
-            .context("running cargo bench")?;
-            Ok(if status.success() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
+        Cmd::Bench { args } => bench::run(&args),
     }
 }
 

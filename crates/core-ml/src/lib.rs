@@ -6,6 +6,8 @@
 //! - [`text`]: a 1.3 MB English corpus (the Rust book), byte windows, unigram entropy.
 //! - [`models`]: an [`Mlp`](models::Mlp) and a byte-level causal
 //!   [`TransformerLm`](models::TransformerLm) with a pluggable FFN and named linear layers.
+//! - [`kernels`]: fused CPU kernels (layer norm, causal softmax, GELU, cross-entropy) with
+//!   their composite twins.
 //! - [`trainer`]: an open training step ([`Trainer::step`](trainer::Trainer::step) returns a
 //!   record) and the loop that runs it with a stop rule and observers; after-step hooks with
 //!   mutable parameters, auxiliary losses and statistics, parameter groups, gradient-free steps
@@ -42,6 +44,7 @@
 pub mod data;
 mod error;
 pub mod hvp;
+pub mod kernels;
 pub mod metrics;
 pub mod models;
 pub mod optim;

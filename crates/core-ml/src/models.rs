@@ -4,6 +4,36 @@
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{embedding, linear, Activation, Embedding, Linear, VarBuilder, VarMap};
 
+use crate::kernels::{self, Kernels};
+
+/// A linear layer applied to `[…, in]` as one GEMM over all leading rows (candle's `Linear`
+/// broadcasts its weight over the batch and runs one small GEMM per sequence, whose weight
+/// gradient then needs a reduction over the batch).
+pub fn linear_rows(layer: &Linear, x: &Tensor, kernels: Kernels) -> Result<Tensor> {
+    affine_rows(x, layer.weight(), layer.bias(), kernels)
+}
+
+fn affine_rows(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    kernels: Kernels,
+) -> Result<Tensor> {
+    let dims = x.dims();
+    let Some((&d_in, lead)) = dims.split_last() else {
+        candle_core::bail!("a linear layer needs an input of rank ≥ 1");
+    };
+    let rows: usize = lead.iter().product();
+    let y = x.reshape((rows, d_in))?.matmul(&weight.t()?)?;
+    let y = match bias {
+        Some(b) => kernels::add_bias(&y, b, kernels)?,
+        None => y,
+    };
+    let mut out = lead.to_vec();
+    out.push(weight.dim(0)?);
+    y.reshape(out)
+}
+
 /// A multi-layer perceptron `widths[0] → widths[1] → … → widths[n]` with `act` between layers
 /// (none after the last, which gives logits). Layers are named `layer{i}`.
 #[derive(Debug, Clone)]
@@ -84,11 +114,31 @@ pub type FfnBuilder<'a> = &'a dyn Fn(VarBuilder<'_>, usize, usize) -> Result<Ffn
 pub struct DenseFfn {
     up: Linear,
     down: Linear,
+    kernels: Kernels,
+}
+
+impl DenseFfn {
+    /// Builds the layers under `vb` for width `d_model`, GELU from `kernels`.
+    pub fn new(vb: VarBuilder<'_>, d_model: usize, kernels: Kernels) -> Result<Self> {
+        Ok(Self {
+            up: linear(d_model, 4 * d_model, vb.pp("up"))?,
+            down: linear(4 * d_model, d_model, vb.pp("down"))?,
+            kernels,
+        })
+    }
 }
 
 impl Module for DenseFfn {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        self.down.forward(&self.up.forward(xs)?.gelu()?)
+        let h = match self.up.bias() {
+            Some(b) => kernels::bias_gelu(
+                &affine_rows(xs, self.up.weight(), None, self.kernels)?,
+                b,
+                self.kernels,
+            )?,
+            None => kernels::gelu(&linear_rows(&self.up, xs, self.kernels)?, self.kernels)?,
+        };
+        linear_rows(&self.down, &h, self.kernels)
     }
 }
 
@@ -98,12 +148,15 @@ impl FfnLayer for DenseFfn {
     }
 }
 
-/// Builds a [`DenseFfn`] (the default [`FfnBuilder`]).
+/// Builds a [`DenseFfn`] with the fused GELU (the default [`FfnBuilder`]).
 pub fn dense_ffn(vb: VarBuilder<'_>, d_model: usize, _layer: usize) -> Result<Ffn> {
-    Ok(Box::new(DenseFfn {
-        up: linear(d_model, 4 * d_model, vb.pp("up"))?,
-        down: linear(4 * d_model, d_model, vb.pp("down"))?,
-    }))
+    Ok(Box::new(DenseFfn::new(vb, d_model, Kernels::Fused)?))
+}
+
+/// Builds a [`DenseFfn`] from composite operations (twice differentiable; see
+/// [`Kernels::Composite`]).
+pub fn dense_ffn_composite(vb: VarBuilder<'_>, d_model: usize, _layer: usize) -> Result<Ffn> {
+    Ok(Box::new(DenseFfn::new(vb, d_model, Kernels::Composite)?))
 }
 
 /// Shape of a [`TransformerLm`].
@@ -149,16 +202,16 @@ impl LmConfig {
     }
 }
 
-/// Layer normalisation over the last dimension, `(x − mean) / √(var + ε) · γ + β`, built from
-/// differentiable tensor ops. (candle-nn 0.11's `LayerNorm` sends contiguous inputs to a fused
-/// kernel without a backward pass, so no gradient reaches anything below it; the same holds
-/// for `ops::softmax_last_dim`, which is why attention uses `ops::softmax`.) Parameters are
-/// named `weight` (γ, init 1) and `bias` (β, init 0).
+/// Layer normalisation over the last dimension, `(x − mean) / √(var + ε) · γ + β`, by the
+/// fused kernel [`kernels::layer_norm`] with a backward pass (candle-nn 0.11's `LayerNorm`
+/// sends contiguous inputs to a fused kernel *without* one, so no gradient would reach
+/// anything below it). Parameters are named `weight` (γ, init 1) and `bias` (β, init 0).
 #[derive(Debug, Clone)]
 pub struct LayerNorm {
     weight: Tensor,
     bias: Tensor,
     eps: f64,
+    kernels: Kernels,
 }
 
 impl LayerNorm {
@@ -168,24 +221,25 @@ impl LayerNorm {
             weight: vb.get_with_hints(size, "weight", candle_nn::Init::Const(1.0))?,
             bias: vb.get_with_hints(size, "bias", candle_nn::Init::Const(0.0))?,
             eps,
+            kernels: Kernels::Fused,
         })
+    }
+
+    /// The same layer computed by `kernels`.
+    pub fn with_kernels(mut self, kernels: Kernels) -> Self {
+        self.kernels = kernels;
+        self
     }
 }
 
 impl Module for LayerNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mean = x.mean_keepdim(candle_core::D::Minus1)?;
-        let centred = x.broadcast_sub(&mean)?;
-        let var = centred.sqr()?.mean_keepdim(candle_core::D::Minus1)?;
-        let normed = centred.broadcast_div(&(var + self.eps)?.sqrt()?)?;
-        normed
-            .broadcast_mul(&self.weight)?
-            .broadcast_add(&self.bias)
+        kernels::layer_norm(x, &self.weight, &self.bias, self.eps, self.kernels)
     }
 }
 
-fn layer_norm(size: usize, eps: f64, vb: VarBuilder<'_>) -> Result<LayerNorm> {
-    LayerNorm::new(size, eps, vb)
+fn layer_norm(size: usize, eps: f64, vb: VarBuilder<'_>, kernels: Kernels) -> Result<LayerNorm> {
+    Ok(LayerNorm::new(size, eps, vb)?.with_kernels(kernels))
 }
 
 struct Block {
@@ -197,24 +251,22 @@ struct Block {
     ln2: LayerNorm,
     ffn: Ffn,
     heads: usize,
+    kernels: Kernels,
 }
 
 impl Block {
-    fn forward(&self, x: &Tensor, mask: &Tensor) -> Result<(Tensor, FfnOutput)> {
-        let (b, t, d) = x.dims3()?;
-        let dh = d / self.heads;
+    fn forward(&self, x: &Tensor) -> Result<(Tensor, FfnOutput)> {
         let h = self.ln1.forward(x)?;
-        let split = |l: &Linear| -> Result<Tensor> {
-            l.forward(&h)?
-                .reshape((b, t, self.heads, dh))?
-                .transpose(1, 2)?
-                .contiguous()
+        // One GEMM for q, k and v: the three weights side by side (their gradients come back
+        // through the concatenation, so the parameters keep their names).
+        let w = Tensor::cat(&[self.q.weight(), self.k.weight(), self.v.weight()], 0)?;
+        let bias = match (self.q.bias(), self.k.bias(), self.v.bias()) {
+            (Some(q), Some(k), Some(v)) => Some(Tensor::cat(&[q, k, v], 0)?),
+            _ => candle_core::bail!("the attention projections need biases"),
         };
-        let (q, k, v) = (split(&self.q)?, split(&self.k)?, split(&self.v)?);
-        let scores = (q.matmul(&k.t()?)? / (dh as f64).sqrt())?;
-        let att = candle_nn::ops::softmax(&scores.broadcast_add(mask)?, candle_core::D::Minus1)?;
-        let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, d))?;
-        let x = (x + self.o.forward(&y)?)?;
+        let qkv = affine_rows(&h, &w, bias.as_ref(), self.kernels)?;
+        let y = kernels::causal_attention(&qkv, self.heads, self.kernels)?;
+        let x = (x + linear_rows(&self.o, &y, self.kernels)?)?;
         let h = self.ln2.forward(&x)?;
         let f = self.ffn.forward_aux(&h)?;
         Ok(((x + &f.out)?, f))
@@ -241,6 +293,7 @@ pub struct TransformerLm {
     blocks: Vec<Block>,
     ln_f: LayerNorm,
     head: Linear,
+    kernels: Kernels,
 }
 
 impl std::fmt::Debug for TransformerLm {
@@ -252,8 +305,20 @@ impl std::fmt::Debug for TransformerLm {
 }
 
 impl TransformerLm {
-    /// Builds the model under `vb`, each block's FFN from `ffn` ([`dense_ffn`] by default).
+    /// Builds the model under `vb`, each block's FFN from `ffn` ([`dense_ffn`] by default), with
+    /// the fused kernels.
     pub fn new(vb: VarBuilder<'_>, cfg: LmConfig, ffn: FfnBuilder<'_>) -> Result<Self> {
+        Self::with_kernels(vb, cfg, ffn, Kernels::Fused)
+    }
+
+    /// [`Self::new`] with layer norm and attention computed by `kernels` (the FFN is the
+    /// builder's: [`dense_ffn_composite`] for a model that is twice differentiable).
+    pub fn with_kernels(
+        vb: VarBuilder<'_>,
+        cfg: LmConfig,
+        ffn: FfnBuilder<'_>,
+        kernels: Kernels,
+    ) -> Result<Self> {
         if cfg.heads == 0
             || !cfg.d_model.is_multiple_of(cfg.heads)
             || cfg.context == 0
@@ -268,14 +333,15 @@ impl TransformerLm {
             .map(|i| {
                 let b = vb.pp(format!("blocks.{i}"));
                 Ok(Block {
-                    ln1: layer_norm(d, 1e-5, b.pp("ln1"))?,
+                    ln1: layer_norm(d, 1e-5, b.pp("ln1"), kernels)?,
                     q: linear(d, d, b.pp("q"))?,
                     k: linear(d, d, b.pp("k"))?,
                     v: linear(d, d, b.pp("v"))?,
                     o: linear(d, d, b.pp("o"))?,
-                    ln2: layer_norm(d, 1e-5, b.pp("ln2"))?,
+                    ln2: layer_norm(d, 1e-5, b.pp("ln2"), kernels)?,
                     ffn: ffn(b.pp("ffn"), d, i)?,
                     heads: cfg.heads,
+                    kernels,
                 })
             })
             .collect::<Result<_>>()?;
@@ -284,8 +350,9 @@ impl TransformerLm {
             tok: embedding(cfg.vocab, d, vb.pp("tok"))?,
             pos: embedding(cfg.context, d, vb.pp("pos"))?,
             blocks,
-            ln_f: layer_norm(d, 1e-5, vb.pp("ln_f"))?,
+            ln_f: layer_norm(d, 1e-5, vb.pp("ln_f"), kernels)?,
             head: linear(d, cfg.vocab, vb.pp("head"))?,
+            kernels,
         })
     }
 
@@ -310,14 +377,18 @@ impl TransformerLm {
         }
         let dev = ids.device();
         let positions = Tensor::arange(0u32, t as u32, dev)?;
-        let mut x = self
-            .tok
-            .forward(ids)?
-            .broadcast_add(&self.pos.forward(&positions)?)?;
-        let mask = causal_mask(t, x.dtype(), dev)?;
+        let (b, _) = ids.dims2()?;
+        let d = self.cfg.d_model;
+        // Positions added as one bias over the flattened [time·d] rows of each sequence.
+        let mut x = kernels::add_bias(
+            &self.tok.forward(ids)?.reshape((b, t * d))?,
+            &self.pos.forward(&positions)?.reshape(t * d)?,
+            self.kernels,
+        )?
+        .reshape((b, t, d))?;
         let (mut aux_loss, mut stats): (Option<Tensor>, Vec<(String, f64)>) = (None, Vec::new());
         for (i, b) in self.blocks.iter().enumerate() {
-            let (next, f) = b.forward(&x, &mask)?;
+            let (next, f) = b.forward(&x)?;
             x = next;
             if let Some(a) = f.aux_loss {
                 aux_loss = Some(match aux_loss {
@@ -332,7 +403,7 @@ impl TransformerLm {
             );
         }
         Ok(LmOutput {
-            logits: self.head.forward(&self.ln_f.forward(&x)?)?,
+            logits: linear_rows(&self.head, &self.ln_f.forward(&x)?, self.kernels)?,
             aux_loss,
             stats,
         })
@@ -401,10 +472,24 @@ impl TransformerLm {
 }
 
 /// Mean next-token cross-entropy (nats) of LM logits `[batch, time, vocab]` against targets
-/// `[batch, time]` — a [`LossFn`](crate::train::LossFn) for [`TransformerLm`].
+/// `[batch, time]` — a [`LossFn`](crate::train::LossFn) for [`TransformerLm`], by the fused
+/// kernel [`kernels::cross_entropy`].
 pub fn lm_cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    lm_cross_entropy_with(logits, targets, Kernels::Fused)
+}
+
+/// [`lm_cross_entropy`] computed by `kernels`.
+pub fn lm_cross_entropy_with(
+    logits: &Tensor,
+    targets: &Tensor,
+    kernels: Kernels,
+) -> Result<Tensor> {
     let (b, t, v) = logits.dims3()?;
-    candle_nn::loss::cross_entropy(&logits.reshape((b * t, v))?, &targets.reshape(b * t)?)
+    kernels::cross_entropy(
+        &logits.reshape((b * t, v))?,
+        &targets.reshape(b * t)?,
+        kernels,
+    )
 }
 
 /// `[t, t]` additive mask: 0 on and below the diagonal, −∞ above.

@@ -142,14 +142,35 @@ pub fn grad_norm(grads: &GradStore, vars: &[Var]) -> candle_core::Result<f64> {
     let mut s = 0.0;
     for v in vars {
         if let Some(g) = grads.get(v) {
-            s += g
-                .sqr()?
-                .sum_all()?
-                .to_dtype(candle_core::DType::F64)?
-                .to_scalar::<f64>()?;
+            s += sum_of_squares(g)?;
         }
     }
     Ok(s.sqrt())
+}
+
+/// `Σ x²` of a tensor, accumulated in f64 in element order: straight from the storage of a
+/// contiguous CPU tensor (no temporary tensors), through tensor operations otherwise.
+fn sum_of_squares(t: &Tensor) -> candle_core::Result<f64> {
+    if t.is_contiguous() {
+        let (storage, layout) = t.storage_and_layout();
+        if let (candle_core::Storage::Cpu(cpu), Some((a, b))) =
+            (&*storage, layout.contiguous_offsets())
+        {
+            match cpu {
+                candle_core::CpuStorage::F32(v) => {
+                    return Ok(v[a..b].iter().map(|&x| f64::from(x) * f64::from(x)).sum());
+                }
+                candle_core::CpuStorage::F64(v) => {
+                    return Ok(v[a..b].iter().map(|&x| x * x).sum());
+                }
+                _ => {}
+            }
+        }
+    }
+    t.to_dtype(candle_core::DType::F64)?
+        .sqr()?
+        .sum_all()?
+        .to_scalar::<f64>()
 }
 
 /// What a training run recorded.

@@ -1,0 +1,184 @@
+//! `cargo xtask bench`: runs the criterion benches, and after the core-ml bench prints the
+//! training step's throughput beside the ceilings measured in the same run.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// The bench targets of `papercraft-benches`, by the name the CLI takes.
+pub const BENCHES: [(&str, &str); 5] = [
+    ("hmm-linear-filter", "hmm_linear_filter"),
+    ("core-ml", "core_ml"),
+    ("committed-q", "committed_q"),
+    ("conformal", "conformal"),
+    ("penex", "penex"),
+];
+
+/// Runs `cargo bench` for the named bench (or all when the first argument is not a bench
+/// name but a criterion flag or nothing), then the core-ml summary when core-ml ran.
+pub fn run(args: &[String]) -> Result<ExitCode> {
+    let (target, rest) = match args.first() {
+        Some(a) if a == "--list-benches" => {
+            for (name, _) in BENCHES {
+                println!("{name}");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(a) if !a.starts_with('-') => match BENCHES.iter().find(|(n, _)| n == a) {
+            Some((_, t)) => (Some(*t), &args[1..]),
+            None => bail!(
+                "unknown bench {a:?}; the benches are: {}",
+                BENCHES.map(|b| b.0).join(", ")
+            ),
+        },
+        _ => (None, args),
+    };
+    let mut cmd =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args(["bench", "--package", "papercraft-benches"]);
+    if let Some(t) = target {
+        cmd.args(["--bench", t]);
+    }
+    let status = cmd
+        .arg("--")
+        .args(rest)
+        .status()
+        .context("running cargo bench")?;
+    if !status.success() {
+        return Ok(ExitCode::FAILURE);
+    }
+    if target.is_none() || target == Some("core_ml") {
+        println!("\n{}", core_ml_summary(&criterion_dir())?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn criterion_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("criterion")
+}
+
+/// One measured bench: its criterion id, FLOPs per iteration and median time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measured {
+    /// `group/function`.
+    pub id: String,
+    /// FLOPs per iteration (the bench's element throughput).
+    pub flops: f64,
+    /// Median seconds per iteration.
+    pub seconds: f64,
+}
+
+impl Measured {
+    /// FLOP/s ÷ 1e9.
+    pub fn gflops(&self) -> f64 {
+        self.flops / self.seconds / 1e9
+    }
+}
+
+/// Reads every bench of `group` from criterion's output folder (`new/benchmark.json` for the
+/// throughput, `new/estimates.json` for the median).
+pub fn read_group(criterion: &Path, group: &str) -> Result<Vec<Measured>> {
+    let dir = criterion.join(group.replace('/', "_"));
+    let mut out = Vec::new();
+    let entries = std::fs::read_dir(&dir)
+        .with_context(|| format!("no criterion results in {}", dir.display()))?;
+    for e in entries {
+        let path = e?.path().join("new");
+        let Ok(meta) = std::fs::read_to_string(path.join("benchmark.json")) else {
+            continue;
+        };
+        let meta: serde_json::Value = serde_json::from_str(&meta)?;
+        let est: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path.join("estimates.json"))?)?;
+        let flops = meta["throughput"]["Elements"]
+            .as_f64()
+            .with_context(|| format!("{}: no element throughput", path.display()))?;
+        let ns = est["median"]["point_estimate"]
+            .as_f64()
+            .with_context(|| format!("{}: no median", path.display()))?;
+        out.push(Measured {
+            id: meta["full_id"].as_str().unwrap_or_default().to_string(),
+            flops,
+            seconds: ns * 1e-9,
+        });
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+/// The summary: each LM step's GFLOP/s, the square sgemm peak (the fastest size), the GEMM
+/// ceiling at the LM's shapes (their FLOPs over their summed times) and the ratios.
+pub fn core_ml_summary(criterion: &Path) -> Result<String> {
+    let peak = read_group(criterion, "core-ml/sgemm-peak")?;
+    let shapes = read_group(criterion, "core-ml/gemm-at-lm-shapes")?;
+    let steps = read_group(criterion, "core-ml/train-step")?;
+    summarise(&peak, &shapes, &steps)
+}
+
+/// [`core_ml_summary`] from measurements.
+pub fn summarise(peak: &[Measured], shapes: &[Measured], steps: &[Measured]) -> Result<String> {
+    let best = peak
+        .iter()
+        .max_by(|a, b| a.gflops().total_cmp(&b.gflops()))
+        .context("no sgemm-peak measurement")?;
+    if shapes.is_empty() {
+        bail!("no gemm-at-lm-shapes measurement");
+    }
+    let ceiling = shapes.iter().map(|m| m.flops).sum::<f64>()
+        / shapes.iter().map(|m| m.seconds).sum::<f64>()
+        / 1e9;
+    let mut s = format!(
+        "core-ml, this run (medians):\n  square sgemm peak        {:7.1} GFLOP/s  ({})\n  GEMM ceiling, LM shapes  {:7.1} GFLOP/s  ({:.0}% of the peak)\n",
+        best.gflops(),
+        best.id,
+        ceiling,
+        100.0 * ceiling / best.gflops()
+    );
+    for m in steps.iter().filter(|m| m.id.contains("/lm-")) {
+        s += &format!(
+            "  {:<62} {:7.1} GFLOP/s  {:6.1} ms  {:5.1}% of peak  {:5.1}% of ceiling\n",
+            m.id.trim_start_matches("core-ml/train-step/"),
+            m.gflops(),
+            m.seconds * 1e3,
+            100.0 * m.gflops() / best.gflops(),
+            100.0 * m.gflops() / ceiling
+        );
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(id: &str, flops: f64, seconds: f64) -> Measured {
+        Measured {
+            id: id.into(),
+            flops,
+            seconds,
+        }
+    }
+
+    #[test]
+    fn summary_ratios_by_hand() {
+        let peak = [m("p/512", 2e9, 0.02), m("p/1024", 4e9, 0.02)]; // 100, 200 GFLOP/s
+        let shapes = [m("s/a", 1e9, 0.01), m("s/b", 3e9, 0.03)]; // 4e9 / 0.04 = 100 GFLOP/s
+        let steps = [m("core-ml/train-step/lm-x (fused)", 5e9, 0.1)]; // 50 GFLOP/s
+        let s = summarise(&peak, &shapes, &steps).unwrap();
+        assert!(s.contains("200.0 GFLOP/s  (p/1024)"), "{s}");
+        assert!(s.contains("100.0 GFLOP/s  (50% of the peak)"), "{s}");
+        assert!(s.contains("25.0% of peak"), "{s}");
+        assert!(s.contains("50.0% of ceiling"), "{s}");
+        assert!(summarise(&[], &shapes, &steps).is_err());
+        assert!(summarise(&peak, &[], &steps).is_err());
+    }
+
+    #[test]
+    fn unknown_bench_names_are_refused() {
+        let e = run(&["no-such-bench".into()]).unwrap_err().to_string();
+        assert!(e.contains("unknown bench") && e.contains("core-ml"), "{e}");
+    }
+}
