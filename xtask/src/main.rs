@@ -1,7 +1,7 @@
 //! `cargo xtask`: the papercraft runner.
 //!
 //! - `cargo xtask reproduce [PAPER…] [--profile quick|full] [--out DIR] [--seed N] [--list] [--jobs N]`
-//! - `cargo xtask bench [BENCH] [CRITERION ARGS…]` (BENCH: one of [`BENCHES`]; after `core-ml`, the
+//! - `cargo xtask bench [BENCH] [CRITERION ARGS…]` (BENCH: one of [`bench::BENCHES`]; after `core-ml`, the
 //!   step's GFLOP/s against the sgemm peak and the GEMM ceiling at the model's shapes)
 
 mod bench;

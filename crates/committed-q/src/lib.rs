@@ -70,3 +70,8 @@ pub use corridor::{Corridor, LEFT, RIGHT};
 pub use env::{Environment, Transition};
 pub use error::{CommittedQError, Result};
 pub use tabular::{Branch, TabularEnv};
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -81,3 +81,8 @@ pub use theory::{
     min_calibration_size, pac_rank, plan_calibration_size, CalibrationPlan, CoverageLaw,
     EmpiricalCoverageLaw,
 };
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

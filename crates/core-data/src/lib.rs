@@ -29,3 +29,8 @@ mod error;
 pub mod text;
 
 pub use error::{DataError, Result};
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -67,3 +67,8 @@ pub use threshold::{singular_value_threshold, soft_threshold, soft_threshold_in_
 
 /// Default tolerance for "sums to one" checks: `1e-9`, absolute, per column/row/vector.
 pub const STOCHASTIC_TOL: f64 = 1e-9;
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

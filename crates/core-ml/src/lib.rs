@@ -59,3 +59,8 @@ pub use candle_core;
 pub use candle_nn;
 pub use core_data::DataError;
 pub use error::{MlError, Result};
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -63,3 +63,8 @@ pub use lof::LogForwardFilter;
 pub use model::{ControlledHmm, Hmm, Trajectory};
 pub use structure::{DeterministicStructure, NearDeterministic, DETERMINISTIC_TOL};
 pub use xi::{chernoff_xi, MAX_ORDER};
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -56,3 +56,8 @@ pub mod experiments;
 pub use autograd::{ClassificationLoss, LossKind, Rho};
 pub use error::{PenexError, Result};
 pub use loss::{inference_probabilities, Logits, Penex, RunningRho};
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -93,3 +93,8 @@ pub use report::{
 };
 pub use stream::{path_rng, path_seed, StreamPath};
 pub use write::{to_json, write_atomic};
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
