@@ -38,8 +38,8 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
     let plan = plan_calibration_size(alpha, 0.03, 0.05)?;
     println!(
-        "to cover ≥ 87% with probability ≥ 95%, calibrate on n = {} patients",
-        plan.n
+        "to cover ≥ 87% with probability ≥ 95%, calibrate on n = {} patients (every larger n also meets it, checked to {}; the first n that meets it is {})",
+        plan.n, plan.verified_up_to, plan.first_n
     );
     Ok(())
 }

@@ -160,7 +160,12 @@ struct TrueLabelScore<'a> {
 impl RowFn for TrueLabelScore<'_> {
     type Out = f64;
     fn call(&self, i: usize, p: &[f64], u: f64, v: f64, _: &mut Scratch, out: &mut [f64]) {
-        out[0] = self.score.label_score(p, self.labels[i], u) + v;
+        // Labels are validated before the rows are scored.
+        out[0] = self
+            .score
+            .label_score(p, self.labels[i], u)
+            .unwrap_or(f64::NAN)
+            + v;
     }
 }
 
@@ -185,7 +190,14 @@ struct PerClassSet<'a> {
 impl RowFn for PerClassSet<'_> {
     type Out = u64;
     fn call(&self, _: usize, p: &[f64], u: f64, v: f64, s: &mut Scratch, out: &mut [u64]) {
-        self.score.label_scores(p, u, &mut s.order, &mut s.scores);
+        s.scores.resize(p.len(), 0.0);
+        if self
+            .score
+            .label_scores(p, u, &mut s.order, &mut s.scores)
+            .is_err()
+        {
+            return;
+        }
         for (y, (&sc, &q)) in s.scores.iter().zip(self.thresholds).enumerate() {
             if sc + v <= q {
                 out[y / 64] |= 1 << (y % 64);

@@ -13,7 +13,8 @@
 //! - **The paper's point as a tool** ([`theory`]): the exact law of coverage given one
 //!   calibration set ([`CoverageLaw`], Beta) and of empirical coverage on `m` test points
 //!   (Beta-binomial), its quantiles and `P(coverage < t)`; the minimum `n` for non-trivial
-//!   sets; a calibration-size planner ([`plan_calibration_size`]); and the PAC rank
+//!   sets; a calibration-size planner whose answer stays safe for every larger size
+//!   ([`plan_calibration_size`]); and the PAC rank
 //!   ([`pac_rank`]).
 //!
 //! # Example
@@ -46,15 +47,16 @@
 //! let law = CoverageLaw::new(12, 0.2)?;
 //! assert!((law.mean() - 11.0 / 13.0).abs() < 1e-12);
 //! assert!((law.prob_below(0.7)? - 0.085).abs() < 0.001);
-//! // The calibration size for coverage ≥ 0.85 with probability ≥ 0.95 at α = 0.1:
+//! // The calibration size for coverage ≥ 0.85 with probability ≥ 0.95 at α = 0.1, from which
+//! // every larger size also meets the target (coverage probability is a saw-tooth in n):
 //! let plan = plan_calibration_size(0.1, 0.05, 0.05)?;
-//! assert!(plan.probability >= 0.95);
+//! assert!(plan.probability >= 0.95 && plan.n >= plan.first_n);
 //! # Ok::<(), conformal::ConformalError>(())
 //! ```
 //!
 //! # Choices the paper leaves open
 //! Only the abstract was available; everything follows the standard theory (Vovk 2012;
-//! Angelopoulos & Bates). Rows must sum to one within [`probs::ROW_SUM_TOL`] = 1e-6. Class
+//! Angelopoulos & Bates). Rows must sum to one within [`probs::row_sum_tolerance`]`(K)` = max(1e-6, K·ε_f32). Class
 //! ranks `o(y)` break probability ties by class index. Randomised scores draw one `U` per row
 //! from stream `row / 1024` of the caller's seed, so sets do not depend on the thread count.
 

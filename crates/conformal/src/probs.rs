@@ -3,11 +3,19 @@
 use crate::{ConformalError, Result};
 use core_linalg::{check_probability_vector, softmax_in_place};
 
-/// Tolerance on each row's sum: `1e-6`, loose enough for softmax outputs computed in `f32`.
+/// The smallest tolerance on a row's sum: `1e-6`.
 pub const ROW_SUM_TOL: f64 = 1e-6;
 
+/// The tolerance on the sum of a row of `k` probabilities: `max(1e-6, k · ε_f32)`, which admits
+/// a softmax computed in `f32` at any number of classes (its `k` roundings of relative size
+/// `ε_f32`, about 1.2e-7, add up) — an absolute `1e-6` rejected ordinary f32 rows at
+/// `k ≈ 1000`.
+pub fn row_sum_tolerance(k: usize) -> f64 {
+    ROW_SUM_TOL.max(k as f64 * f64::from(f32::EPSILON))
+}
+
 /// A validated matrix of class probabilities: `n` rows (samples) × `k` columns (classes),
-/// row-major, every row finite, non-negative and summing to 1 within [`ROW_SUM_TOL`].
+/// row-major, every row finite, non-negative and summing to 1 within [`row_sum_tolerance`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Probabilities {
     n_classes: usize,
@@ -32,8 +40,9 @@ impl Probabilities {
                 got: data.len(),
             });
         }
+        let tol = row_sum_tolerance(n_classes);
         for (row, r) in data.chunks_exact(n_classes).enumerate() {
-            check_probability_vector(r, ROW_SUM_TOL)
+            check_probability_vector(r, tol)
                 .map_err(|source| ConformalError::Probabilities { row, source })?;
         }
         Ok(Self { n_classes, data })

@@ -104,75 +104,52 @@ impl Score {
         }
     }
 
-    /// The score of every label of one row: `out[y] = s(x, y)` for draw `u`. `order` is scratch
-    /// space (resized as needed).
-    pub fn label_scores(&self, p: &[f64], u: f64, order: &mut Vec<usize>, out: &mut [f64]) {
+    /// The one routine behind every score: walks the labels of row `p` in rank order
+    /// (decreasing probability, ties by class index), calling `visit(label, score)` with the
+    /// mass ranked ahead accumulated in that order, until `visit` returns `false`. Calibration
+    /// ([`Self::label_score`]) and prediction ([`Self::prefix_set`], [`Self::label_scores`])
+    /// all go through it, so a label scores the same floating-point value in both (summing the
+    /// mass in another order could differ in the last bits and drop a calibration point's own
+    /// label at `q̂ = s`). `order` is scratch space for rows of more than [`SMALL_K`] classes.
+    fn walk(
+        &self,
+        p: &[f64],
+        u: f64,
+        order: &mut Vec<usize>,
+        mut visit: impl FnMut(usize, f64) -> bool,
+    ) {
         let k = p.len();
-        if let Score::Lac = self {
-            for (o, &pj) in out.iter_mut().zip(p) {
-                *o = 1.0 - pj;
-            }
+        if k == 0 {
             return;
         }
-        order.clear();
-        order.extend(0..k);
-        order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
-        let pmax = p[order[0]];
-        let second = if k > 1 { p[order[1]] } else { 0.0 };
-        let mut before = 0.0;
-        for (r, &j) in order.iter().enumerate() {
-            out[j] = self.ranked(p[j], r, before, pmax, second, u);
-            before += p[j];
-        }
-    }
-
-    /// The score of one label `y` (for calibration): `O(K)`, no sort. Label `j` ranks ahead of
-    /// `y` when `p_j > p_y`, or `p_j = p_y` and `j < y`.
-    pub fn label_score(&self, p: &[f64], y: usize, u: f64) -> f64 {
-        let py = p[y];
-        if let Score::Lac = self {
-            return 1.0 - py;
-        }
-        let (pmax, second) = top_two(p);
-        let (mut rank, mut before) = (0usize, 0.0);
-        for (j, &pj) in p.iter().enumerate() {
-            if pj > py || (pj == py && j < y) {
-                rank += 1;
-                before += pj;
-            }
-        }
-        self.ranked(py, rank, before, pmax, second, u)
-    }
-
-    /// Calls `keep(y)` for every label whose score is at most `q`, in rank order, stopping at
-    /// the first that exceeds it (every score is non-decreasing in rank). `O(K · set size)`:
-    /// prediction sets are usually small, so this beats sorting every row.
-    pub fn prefix_set(&self, p: &[f64], u: f64, q: f64, mut keep: impl FnMut(usize)) {
         if let Score::Lac = self {
             for (y, &py) in p.iter().enumerate() {
-                if 1.0 - py <= q {
-                    keep(y);
+                if !visit(y, 1.0 - py) {
+                    return;
                 }
             }
             return;
         }
-        let k = p.len();
         let (pmax, second) = top_two(p);
         let mut before = 0.0;
+        let mut step = |r: usize, j: usize, pj: f64| -> bool {
+            let keep_going = visit(j, self.ranked(pj, r, before, pmax, second, u));
+            before += pj;
+            keep_going
+        };
         if k > SMALL_K {
-            let mut order: Vec<usize> = (0..k).collect();
+            order.clear();
+            order.extend(0..k);
             order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
             for (r, &j) in order.iter().enumerate() {
-                if self.ranked(p[j], r, before, pmax, second, u) > q {
+                if !step(r, j, p[j]) {
                     return;
                 }
-                keep(j);
-                before += p[j];
             }
             return;
         }
         // Few classes: an insertion sort on the stack (strict comparisons keep equal
-        // probabilities in index order), then the walk.
+        // probabilities in index order; `total_cmp` order as above for finite rows).
         let mut buf = [(0.0f64, 0usize); SMALL_K];
         for (j, &pj) in p.iter().enumerate() {
             let mut at = j;
@@ -183,12 +160,74 @@ impl Score {
             buf[at] = (pj, j);
         }
         for (r, &(pj, j)) in buf[..k].iter().enumerate() {
-            if self.ranked(pj, r, before, pmax, second, u) > q {
+            if !step(r, j, pj) {
                 return;
             }
-            keep(j);
-            before += pj;
         }
+    }
+
+    /// The score of every label of one row: `out[y] = s(x, y)` for draw `u`. `order` is scratch
+    /// space (resized as needed). Errors when `out` and `p` differ in length.
+    pub fn label_scores(
+        &self,
+        p: &[f64],
+        u: f64,
+        order: &mut Vec<usize>,
+        out: &mut [f64],
+    ) -> Result<()> {
+        if out.len() != p.len() {
+            return Err(ConformalError::Shape {
+                what: "scores of a row",
+                expected: p.len(),
+                got: out.len(),
+            });
+        }
+        self.walk(p, u, order, |j, s| {
+            out[j] = s;
+            true
+        });
+        Ok(())
+    }
+
+    /// The score of one label `y` (for calibration), computed by the same walk as prediction
+    /// (the mass ranked ahead of `y` summed in rank order). Errors when `y` is not a class of
+    /// the row.
+    pub fn label_score(&self, p: &[f64], y: usize, u: f64) -> Result<f64> {
+        if y >= p.len() {
+            return Err(ConformalError::Label {
+                label: y,
+                row: 0,
+                n_classes: p.len(),
+            });
+        }
+        let mut score = f64::NAN;
+        let mut order = Vec::new();
+        self.walk(p, u, &mut order, |j, s| {
+            if j == y {
+                score = s;
+                false
+            } else {
+                true
+            }
+        });
+        Ok(score)
+    }
+
+    /// Calls `keep(y)` for every label whose score is at most `q`, in rank order, stopping at
+    /// the first that exceeds it (every score is non-decreasing in rank). `O(K · set size)` for
+    /// few classes: prediction sets are usually small, so this beats sorting every row.
+    pub fn prefix_set(&self, p: &[f64], u: f64, q: f64, mut keep: impl FnMut(usize)) {
+        let mut order = Vec::new();
+        let lac = matches!(self, Score::Lac);
+        self.walk(p, u, &mut order, |j, s| {
+            if s <= q {
+                keep(j);
+                true
+            } else {
+                // LAC's labels come in index order, not rank order: test every one.
+                lac
+            }
+        });
     }
 
     /// The score of a label with probability `py` at 0-based rank `r`, with mass `before`

@@ -1,3 +1,5 @@
+use crate::{ConformalError, Result};
+
 /// Prediction sets for many rows, stored as bit sets (one bit per class).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PredictionSets {
@@ -40,18 +42,40 @@ impl PredictionSets {
         self.n_classes
     }
 
-    /// Adds class `y` to set `i`.
-    pub fn insert(&mut self, i: usize, y: usize) {
+    /// Adds class `y` to set `i`. Errors when `i` is not a row or `y` not a class (a class
+    /// past the last would otherwise set a bit of the next row).
+    pub fn insert(&mut self, i: usize, y: usize) -> Result<()> {
+        if y >= self.n_classes {
+            return Err(ConformalError::Label {
+                label: y,
+                row: i,
+                n_classes: self.n_classes,
+            });
+        }
+        if i >= self.len() {
+            return Err(ConformalError::Shape {
+                what: "row of the prediction sets",
+                expected: self.len(),
+                got: i,
+            });
+        }
         self.bits[i * self.words + y / 64] |= 1 << (y % 64);
+        Ok(())
     }
 
-    /// Whether set `i` contains class `y`.
+    /// Whether set `i` contains class `y` (false for a `y` that is not a class).
+    ///
+    /// # Panics
+    /// When `i ≥ self.len()`, like a slice index.
     #[inline]
     pub fn contains(&self, i: usize, y: usize) -> bool {
         y < self.n_classes && self.bits[i * self.words + y / 64] >> (y % 64) & 1 == 1
     }
 
     /// The size of set `i`.
+    ///
+    /// # Panics
+    /// When `i ≥ self.len()`, like a slice index.
     #[inline]
     pub fn size(&self, i: usize) -> usize {
         self.bits[i * self.words..(i + 1) * self.words]
@@ -61,6 +85,9 @@ impl PredictionSets {
     }
 
     /// The classes in set `i`, ascending.
+    ///
+    /// # Panics
+    /// When `i ≥ self.len()`, like a slice index.
     pub fn classes(&self, i: usize) -> Vec<usize> {
         (0..self.n_classes)
             .filter(|&y| self.contains(i, y))

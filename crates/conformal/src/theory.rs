@@ -70,6 +70,13 @@ impl CoverageLaw {
 
     /// `P(coverage < t)` over calibration draws.
     pub fn prob_below(&self, t: f64) -> Result<f64> {
+        if t.is_nan() {
+            return Err(ConformalError::Parameter {
+                name: "t",
+                value: t,
+                reason: "a coverage level must not be NaN",
+            });
+        }
         Ok(match self.shapes() {
             None => f64::from(u8::from(t > 1.0)),
             Some((a, b)) => beta_cdf(t.clamp(0.0, 1.0), a, b)?,
@@ -143,6 +150,13 @@ impl EmpiricalCoverageLaw {
 
     /// `P(K/m < t)`.
     pub fn prob_below(&self, t: f64) -> Result<f64> {
+        if t.is_nan() {
+            return Err(ConformalError::Parameter {
+                name: "t",
+                value: t,
+                reason: "a coverage level must not be NaN",
+            });
+        }
         // K/m < t  ⟺  K ≤ ⌈t·m⌉ − 1.
         let kmax = (t * self.m as f64 - 1e-12).ceil() - 1.0;
         if kmax < 0.0 {
@@ -172,36 +186,87 @@ impl EmpiricalCoverageLaw {
 }
 
 /// The smallest `n` for which split conformal prediction at level `α` can return a set smaller
-/// than the full label set: `⌈1/α⌉ − 1` (9 for α = 0.1, 19 for 0.05, 99 for 0.01).
+/// than the full label set: `⌈1/α⌉ − 1` (9 for α = 0.1, 19 for 0.05, 99 for 0.01), found in a
+/// few steps from that guess under the rank rule itself ([`conformal_rank`], in f64: below
+/// α ≈ 1e-10 its rounding of `(n + 1)(1 − α)` moves the answer away from `⌈1/α⌉ − 1`).
 pub fn min_calibration_size(alpha: f64) -> Result<usize> {
     check_alpha(alpha)?;
-    Ok((0..)
-        .find(|&n| conformal_rank(n, alpha) <= n)
-        .expect("a finite n always exists for α > 0"))
+    let trivial = |n: usize| conformal_rank(n, alpha) > n;
+    // ⌈1/α⌉ − 1 up to the rank rule's rounding: start there and step down, then up, to the
+    // first non-trivial size (a few steps at most; no scan from 0).
+    let guess = (1.0 / alpha).ceil() - 1.0;
+    if guess >= usize::MAX as f64 / 4.0 {
+        return Err(ConformalError::Parameter {
+            name: "alpha",
+            value: alpha,
+            reason: "α is so small that no representable calibration size gives non-trivial sets",
+        });
+    }
+    let mut n = guess as usize;
+    while n > 0 && !trivial(n - 1) {
+        n -= 1;
+    }
+    while trivial(n) {
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// The answer of [`plan_calibration_size`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CalibrationPlan {
-    /// The smallest calibration size meeting the target.
+    /// The smallest calibration size `n₀` such that **every** `n ≥ n₀` meets the target (up to
+    /// [`Self::verified_up_to`]): the size to act on — collecting more points never falls below
+    /// the target again.
     pub n: usize,
-    /// `P(coverage ≥ 1 − α − ε)` at that size.
+    /// `P(coverage ≥ 1 − α − ε)` at `n`.
     pub probability: f64,
-    /// The mean coverage at that size.
+    /// The mean coverage at `n`.
     pub mean: f64,
+    /// The first size that meets the target. Coverage probability is a saw-tooth in `n` (it
+    /// drops each time `⌊(n + 1)α⌋` steps up), so sizes just above this one can fail again;
+    /// informative, not safe to act on.
+    pub first_n: usize,
+    /// Every size from `n` to this one was verified to meet the target (each saw-tooth tooth's
+    /// first size is checked; within a tooth the probability only grows, see
+    /// [`plan_calibration_size`]).
+    pub verified_up_to: usize,
 }
 
 /// The largest calibration size [`plan_calibration_size`] searches.
 pub const PLAN_LIMIT: usize = 10_000_000;
 
-/// The smallest calibration size `n` such that a single calibration set gives coverage
-/// `≥ 1 − α − ε` with probability `≥ 1 − δ` (under the exact Beta law, standard rank rule).
-/// Sizes below [`min_calibration_size`] are not considered: they meet any target trivially,
-/// with the full label set.
+/// `l(n) = n + 1 − ⌈(n + 1)(1 − α)⌉`, non-decreasing in `n`.
+fn tooth(n: usize, alpha: f64) -> usize {
+    (n + 1).saturating_sub(conformal_rank(n, alpha))
+}
+
+/// The first size with `l(n) ≥ l` in `lo..=hi` (binary search; `l` is non-decreasing).
+fn tooth_start(l: usize, alpha: f64, mut lo: usize, mut hi: usize) -> usize {
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if tooth(mid, alpha) >= l {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    lo
+}
+
+/// The calibration size to collect so that a single calibration set gives coverage
+/// `≥ 1 − α − ε` with probability `≥ 1 − δ` (under the exact Beta law, standard rank rule):
+/// the smallest `n₀` from which **every** larger size meets the target, with the first size
+/// that meets it beside it ([`CalibrationPlan::first_n`]). Sizes below
+/// [`min_calibration_size`] are not considered: they meet any target trivially, with the full
+/// label set.
 ///
-/// The probability is not monotone in `n` (it jumps with `⌊(n + 1)α⌋`); this returns the first
-/// size that meets the target. Errors on `α ∉ (0, 1)`, `ε ∉ (0, 1 − α)`, `δ ∉ (0, 1)`, or no size
-/// up to [`PLAN_LIMIT`].
+/// Why this is safe to act on: for fixed `l = ⌊(n + 1)α⌋` coverage is Beta(n + 1 − l, l), which
+/// grows stochastically with `n`, so within one tooth of the saw-tooth the probability only
+/// increases; it can drop only at a tooth's first size. The planner therefore checks the first
+/// size of every tooth from its answer up to `max(2 n₀, n₀ + 10/α)` (reported as
+/// [`CalibrationPlan::verified_up_to`]) and moves past any that fails. Errors on `α ∉ (0, 1)`,
+/// `ε ∉ (0, 1 − α)`, `δ ∉ (0, 1)`, or no answer up to [`PLAN_LIMIT`].
 pub fn plan_calibration_size(alpha: f64, epsilon: f64, delta: f64) -> Result<CalibrationPlan> {
     check_alpha(alpha)?;
     if !(epsilon > 0.0 && epsilon < 1.0 - alpha) {
@@ -220,34 +285,86 @@ pub fn plan_calibration_size(alpha: f64, epsilon: f64, delta: f64) -> Result<Cal
     }
     let t = 1.0 - alpha - epsilon;
     let start = min_calibration_size(alpha)?;
-    // Gallop to a size that works, then scan for the first one (the first can precede
-    // the gallop's point because of the sawtooth).
-    let ok = |n: usize| -> Result<Option<f64>> {
-        let law = CoverageLaw::new(n, alpha)?;
-        let p = 1.0 - law.prob_below(t)?;
-        Ok((p >= 1.0 - delta).then_some(p))
+    let probability =
+        |n: usize| -> Result<f64> { Ok(1.0 - CoverageLaw::new(n, alpha)?.prob_below(t)?) };
+    let ok = |n: usize| -> Result<bool> { Ok(probability(n)? >= 1.0 - delta) };
+    let impossible = || ConformalError::ImpossibleTarget {
+        level: t,
+        confidence: 1.0 - delta,
+        limit: PLAN_LIMIT,
     };
+    // Gallop to a size that meets the target.
     let mut hi = start.max(1);
-    while ok(hi)?.is_none() {
+    while !ok(hi)? {
         if hi >= PLAN_LIMIT {
-            return Err(ConformalError::ImpossibleTarget {
-                level: t,
-                confidence: 1.0 - delta,
-                limit: PLAN_LIMIT,
-            });
+            return Err(impossible());
         }
         hi = (hi * 2).min(PLAN_LIMIT);
     }
-    for n in start..=hi {
-        if let Some(probability) = ok(n)? {
-            return Ok(CalibrationPlan {
-                n,
-                probability,
-                mean: CoverageLaw::new(n, alpha)?.mean(),
-            });
+    // Within a tooth the probability grows with n: the first size of the tooth containing
+    // `from` (at or after `from`) that meets the target, or the next tooth's first size when
+    // none of this one does.
+    let tooth_end = |n: usize| tooth_start(tooth(n, alpha) + 1, alpha, n, PLAN_LIMIT + 1) - 1;
+    let first_ok_from = |from: usize| -> Result<std::result::Result<usize, usize>> {
+        let end = tooth_end(from);
+        if end >= PLAN_LIMIT || !ok(end)? {
+            return Ok(Err(end + 1));
+        }
+        let (mut lo, mut up) = (from, end);
+        while lo < up {
+            let mid = lo + (up - lo) / 2;
+            if ok(mid)? {
+                up = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        Ok(Ok(lo))
+    };
+    let mut first_n = start;
+    loop {
+        match first_ok_from(first_n)? {
+            Ok(n) => {
+                first_n = n;
+                break;
+            }
+            Err(next) if next <= hi => first_n = next,
+            Err(_) => return Err(impossible()),
         }
     }
-    unreachable!("hi itself meets the target")
+    // The stable answer: from a size that meets the target, check the first size of every
+    // later tooth up to the horizon; after a failure, restart inside the failing tooth.
+    let mut n0 = first_n;
+    'verify: loop {
+        let horizon = (2 * n0)
+            .max(n0 + (10.0 / alpha).ceil() as usize)
+            .min(PLAN_LIMIT);
+        let mut n = n0;
+        loop {
+            let next = tooth_end(n) + 1;
+            if next > horizon {
+                return Ok(CalibrationPlan {
+                    n: n0,
+                    probability: probability(n0)?,
+                    mean: CoverageLaw::new(n0, alpha)?.mean(),
+                    first_n,
+                    verified_up_to: horizon,
+                });
+            }
+            if !ok(next)? {
+                let mut from = next;
+                n0 = loop {
+                    match first_ok_from(from)? {
+                        Ok(m) => break m,
+                        Err(after) if after < PLAN_LIMIT => from = after,
+                        Err(_) => return Err(impossible()),
+                    }
+                };
+                continue 'verify;
+            }
+            n = next;
+        }
+    }
 }
 
 /// The PAC (training-conditional) choice for `n` calibration points: the largest `l ≥ 1` with
@@ -264,7 +381,7 @@ pub fn pac_rank(n: usize, alpha: f64, delta: f64) -> Result<Option<usize>> {
         });
     }
     let fails = |l: usize| -> Result<bool> {
-        Ok(beta_cdf(1.0 - alpha, (n + 1 - l) as f64, l as f64)? > delta)
+        Ok(beta_cdf(1.0 - alpha, (n - l) as f64 + 1.0, l as f64)? > delta)
     };
     if n == 0 || fails(1)? {
         return Ok(None);
@@ -272,7 +389,7 @@ pub fn pac_rank(n: usize, alpha: f64, delta: f64) -> Result<Option<usize>> {
     // The failure probability grows with l: binary search the last l that passes.
     let (mut lo, mut hi) = (1usize, n);
     while lo < hi {
-        let mid = (lo + hi).div_ceil(2);
+        let mid = lo + (hi - lo).div_ceil(2);
         if fails(mid)? {
             hi = mid - 1;
         } else {

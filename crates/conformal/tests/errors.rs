@@ -140,3 +140,53 @@ fn regression_errors() {
         Err(E::Shape { .. })
     ));
 }
+
+/// The panics and the hang the review found, each now a typed error or a prompt answer.
+#[test]
+fn reported_panics_and_hangs() {
+    use conformal::theory::{min_calibration_size, pac_rank, CoverageLaw};
+    let law = CoverageLaw::new(20, 0.1).unwrap();
+    assert!(law.prob_below(f64::NAN).is_err());
+    assert!(law.on_test_points(5).unwrap().prob_below(f64::NAN).is_err());
+    // ⌈1/α⌉ − 1 without a scan from 0 (this looped ~10¹² times).
+    for alpha in [1e-12, 1e-9, 1e-6] {
+        let n = min_calibration_size(alpha).unwrap();
+        let rank = |n: usize| core_linalg::conformal_rank(n, alpha);
+        // The first non-trivial size under the rank rule the classifier uses …
+        assert!(rank(n) <= n && rank(n - 1) > n - 1, "α {alpha}: {n}");
+        // … which is ⌈1/α⌉ − 1 until f64 rounding of (n + 1)(1 − α) blurs it (α = 1e-12).
+        if alpha >= 1e-9 {
+            assert!(
+                (n as f64 - (1.0 / alpha - 1.0)).abs() <= 3.0,
+                "α {alpha}: {n}"
+            );
+        }
+    }
+    assert!(min_calibration_size(1e-300).is_err());
+    // The quantile of a law at 10¹² points returns (statrs' inverse never did).
+    let big = CoverageLaw::new(1_000_000_000_000, 0.1).unwrap();
+    let q = big.quantile(0.5).unwrap();
+    assert!((q - 0.9).abs() < 1e-5, "{q}");
+    // pac_rank at the top of usize returns (the midpoint used to wrap and it never did): the
+    // incomplete beta at shapes ~10¹⁸ needs ~10⁹ fraction terms and says so.
+    let t0 = std::time::Instant::now();
+    match pac_rank(usize::MAX - 1, 0.5, 0.05) {
+        Ok(_) | Err(E::Numeric(LinalgError::NotConverged { .. })) => {}
+        Err(e) => panic!("unexpected error {e}"),
+    }
+    assert!(t0.elapsed().as_secs_f64() < 2.0);
+    assert!(pac_rank(100_000_000, 0.5, 0.05).unwrap().is_some());
+    // A class past the last no longer sets a bit of the next row.
+    let mut sets = PredictionSets::empty(2, 3);
+    assert!(sets.insert(0, 64).is_err());
+    assert!(sets.insert(0, 3).is_err());
+    assert!(sets.insert(2, 0).is_err());
+    assert!(sets.classes(1).is_empty());
+    // An ordinary f32 softmax row over 1000 classes is a probability row.
+    let logits: Vec<f32> = (0..1000).map(|i| ((i * 37 % 101) as f32) * 0.05).collect();
+    let m = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f32> = logits.iter().map(|v| (v - m).exp()).collect();
+    let s: f32 = e.iter().sum();
+    let row: Vec<f64> = e.iter().map(|v| f64::from(v / s)).collect();
+    assert!(Probabilities::from_rows(&[row]).is_ok());
+}

@@ -18,7 +18,7 @@ fn scores_match_hand_computed_values() {
     let mut order = Vec::new();
     let mut out = [0.0; 3];
     let mut s = |score: Score, u: f64| {
-        score.label_scores(&p, u, &mut order, &mut out);
+        score.label_scores(&p, u, &mut order, &mut out).unwrap();
         out
     };
     assert!(close(&s(Score::Lac, 0.5), &[0.5, 0.7, 0.8]));
@@ -45,7 +45,9 @@ fn scores_match_hand_computed_values() {
     assert!(close(&s(Score::Margin, 0.5), &[-0.2, 0.2, 0.3]));
     // Permuted classes permute the scores.
     let q = [0.2, 0.5, 0.3];
-    Score::Aps { randomized: false }.label_scores(&q, 0.5, &mut order, &mut out);
+    Score::Aps { randomized: false }
+        .label_scores(&q, 0.5, &mut order, &mut out)
+        .unwrap();
     assert!(close(&out, &[1.0, 0.5, 0.8]));
 }
 
@@ -86,7 +88,9 @@ fn sets_match_brute_force(k: usize) {
     let mut out = vec![0.0; k];
     let mut cal: Vec<f64> = (0..probs.len())
         .map(|i| {
-            score.label_scores(probs.row(i), 1.0, &mut order, &mut out);
+            score
+                .label_scores(probs.row(i), 1.0, &mut order, &mut out)
+                .unwrap();
             out[labels[i]]
         })
         .collect();
@@ -96,7 +100,9 @@ fn sets_match_brute_force(k: usize) {
     let (test, _) = random_probs(200, k, 2);
     let sets = clf.predict(&test, 9).unwrap();
     for i in 0..test.len() {
-        score.label_scores(test.row(i), 1.0, &mut order, &mut out);
+        score
+            .label_scores(test.row(i), 1.0, &mut order, &mut out)
+            .unwrap();
         let want: Vec<usize> = (0..k).filter(|&y| out[y] <= cal[52]).collect();
         assert_eq!(sets.classes(i), want);
     }
@@ -227,13 +233,13 @@ fn metrics_against_hand_counts() {
     ])
     .unwrap();
     let mut sets = conformal::PredictionSets::empty(4, 3);
-    sets.insert(0, 0); // {0}, label 0: covered, singleton
-    sets.insert(1, 0);
-    sets.insert(1, 2); // {0, 2}, label 1: missed
-                       // row 2: {} label 2: missed, empty
-    sets.insert(3, 0);
-    sets.insert(3, 1);
-    sets.insert(3, 2); // full, label 1: covered
+    sets.insert(0, 0).unwrap(); // {0}, label 0: covered, singleton
+    sets.insert(1, 0).unwrap();
+    sets.insert(1, 2).unwrap(); // {0, 2}, label 1: missed
+                                // row 2: {} label 2: missed, empty
+    sets.insert(3, 0).unwrap();
+    sets.insert(3, 1).unwrap();
+    sets.insert(3, 2).unwrap(); // full, label 1: covered
     let _ = probs;
     let m = evaluate(&sets, &[0, 1, 2, 1], 0.1).unwrap();
     assert_eq!(m.coverage, 0.5);
@@ -310,7 +316,7 @@ fn scores_match_their_definitions_with_ties_for_few_and_many_classes() {
                 Score::Margin,
             ] {
                 let mut out = vec![0.0; k];
-                score.label_scores(&p, u, &mut order, &mut out);
+                score.label_scores(&p, u, &mut order, &mut out).unwrap();
                 for y in 0..k {
                     let rank = (0..k).filter(|&j| ahead(j, y)).count() + 1;
                     let before: f64 = (0..k).filter(|&j| ahead(j, y)).map(|j| p[j]).sum();

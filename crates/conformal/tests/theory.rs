@@ -73,10 +73,34 @@ fn empirical_law_moments_match_direct_sums() {
 
 #[test]
 fn planner_and_pac_against_scans() {
-    let plan = plan_calibration_size(0.1, 0.03, 0.1).unwrap();
-    let ok = |n: usize| 1.0 - CoverageLaw::new(n, 0.1).unwrap().prob_below(0.87).unwrap() >= 0.9;
-    assert!(ok(plan.n));
-    assert!((9..plan.n).all(|n| !ok(n)));
+    for (alpha, eps, delta) in [
+        (0.1, 0.03, 0.1),
+        (0.1, 0.01, 0.05),
+        (0.2, 0.05, 0.2),
+        (0.05, 0.02, 0.1),
+        (0.3, 0.1, 0.01),
+    ] {
+        let plan = plan_calibration_size(alpha, eps, delta).unwrap();
+        let t = 1.0 - alpha - eps;
+        let ok = |n: usize| {
+            1.0 - CoverageLaw::new(n, alpha).unwrap().prob_below(t).unwrap() >= 1.0 - delta
+        };
+        let start = min_calibration_size(alpha).unwrap();
+        assert!(ok(plan.first_n));
+        assert!((start..plan.first_n).all(|n| !ok(n)));
+        // Stable: every size from n₀ to the horizon meets the target, and n₀ is the smallest
+        // such size.
+        assert!(plan.verified_up_to >= 2 * plan.n);
+        assert!(
+            (plan.n..=plan.verified_up_to).all(ok),
+            "{alpha} {eps} {delta}"
+        );
+        assert!(plan.n == plan.first_n || !ok(plan.n - 1));
+        assert!(plan.n >= plan.first_n);
+    }
+    // The saw-tooth makes the two differ somewhere: α = 0.1, ε = 0.01, δ = 0.05.
+    let p = plan_calibration_size(0.1, 0.01, 0.05).unwrap();
+    eprintln!("first {} stable {}", p.first_n, p.n);
     for n in [30, 100, 777] {
         let l = pac_rank(n, 0.1, 0.05).unwrap();
         let scan = (1..=n)

@@ -63,6 +63,14 @@ pub enum LinalgError {
         /// Why it is invalid.
         reason: &'static str,
     },
+    /// An iterative evaluation did not converge within its iteration limit.
+    #[error("{what} did not converge in {iterations} iterations")]
+    NotConverged {
+        /// What was being evaluated.
+        what: &'static str,
+        /// The iterations spent.
+        iterations: usize,
+    },
 }
 
 /// Fails with [`LinalgError::Empty`] or [`LinalgError::NonFinite`] unless every value is finite.

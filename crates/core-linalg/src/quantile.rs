@@ -62,10 +62,17 @@ pub fn conformal_quantile(scores: &[f64], alpha: f64) -> Result<f64, LinalgError
 }
 
 /// The split-conformal rank `k = ⌈(n + 1)(1 − α)⌉` for `n` calibration scores (it may exceed
-/// `n`, which means no finite threshold gives the guarantee). The ceiling is guarded against
-/// `(n + 1)(1 − α)` landing a hair above an integer through rounding.
+/// `n`, which means no finite threshold gives the guarantee), computed as
+/// `(n + 1) − ⌊(n + 1)α⌋` (the same integer for real numbers): the product `(n + 1)α` is small
+/// when the rank matters, so it carries only its own rounding, while `(n + 1)(1 − α)` loses
+/// `(n + 1)·2⁻⁵³` absolutely (about 1e-7 at n = 10⁹, which moved the rank). The floor is guarded
+/// against `(n + 1)α` landing a hair below an integer through rounding (by 4 ulp + 1e-12).
 pub fn conformal_rank(n: usize, alpha: f64) -> usize {
-    ((((n + 1) as f64) * (1.0 - alpha) - 1e-12).ceil().max(1.0)) as usize
+    let big_n = (n as f64) + 1.0;
+    let x = big_n * alpha;
+    let l = (x + x.abs() * 4.0 * f64::EPSILON + 1e-12).floor().max(0.0);
+    let k = big_n - l;
+    (k.max(1.0)) as usize
 }
 
 /// The `k`-th smallest value (1-based) of `data`, in expected linear time (selection, no full

@@ -1,5 +1,5 @@
 use crate::theory::{min_calibration_size, pac_rank, plan_calibration_size, CoverageLaw};
-use core_linalg::{binomial_cdf, conformal_rank, kolmogorov_pvalue, kth_smallest};
+use core_linalg::{binomial_cdf_by_summation, conformal_rank, kolmogorov_pvalue, kth_smallest};
 use rand::RngExt;
 use repro::{BoxError, Claim, Outcome, Plot, PlotKind, RunContext, Series, Table, Threshold};
 
@@ -59,10 +59,12 @@ pub fn exact_law(ctx: &RunContext) -> Result<Outcome, BoxError> {
             };
             dev = dev.max(d);
         }
-        // Independent route: I_x(a, b) = P(Bin(a + b − 1, x) ≥ a).
+        // Independent route: I_x(a, b) = P(Bin(a + b − 1, x) ≥ a), the binomial mass summed
+        // directly (no incomplete beta, no ln Γ).
         let (a, b) = law.shapes().ok_or("non-trivial n")?;
         for x in [0.85, 0.90] {
-            let via_binomial = 1.0 - binomial_cdf(a as u64 - 1, (a + b - 1.0) as u64, x)?;
+            let via_binomial =
+                1.0 - binomial_cdf_by_summation(a as u64 - 1, (a + b - 1.0) as u64, x)?;
             identity = identity.max((law.prob_below(x)? - via_binomial).abs());
         }
     }
@@ -138,8 +140,16 @@ pub fn exact_law(ctx: &RunContext) -> Result<Outcome, BoxError> {
 
     // The planner.
     let mut plan_t = Table::deterministic(
-        "Calibration-size planner (α = 0.1): smallest n with P(coverage ≥ 0.9 − ε) ≥ 1 − δ",
-        &["ε", "δ", "n", "P(coverage ≥ 0.9 − ε)", "mean coverage"],
+        "Calibration-size planner (α = 0.1): the smallest n₀ from which every n meets P(coverage ≥ 0.9 − ε) ≥ 1 − δ, and the first n that meets it",
+        &[
+            "ε",
+            "δ",
+            "n₀ (stable)",
+            "first n",
+            "verified up to",
+            "P(coverage ≥ 0.9 − ε) at n₀",
+            "mean coverage at n₀",
+        ],
     );
     let (mut plan_bad, mut plans) = (0usize, 0usize);
     for eps in [0.01, 0.02, 0.05] {
@@ -150,22 +160,30 @@ pub fn exact_law(ctx: &RunContext) -> Result<Outcome, BoxError> {
                 eps.into(),
                 delta.into(),
                 plan.n.into(),
+                plan.first_n.into(),
+                plan.verified_up_to.into(),
                 plan.probability.into(),
                 plan.mean.into(),
             ]);
-            // Brute force: every smaller non-trivial n fails the target.
+            // Brute force over every size: all below `first_n` fail, `first_n` meets, every
+            // size from n₀ to the horizon meets, and n₀ − 1 fails unless n₀ = first_n.
             let t = 1.0 - alpha - eps;
-            for m in mins[0]..plan.n {
-                if 1.0 - CoverageLaw::new(m, alpha)?.prob_below(t)? >= 1.0 - delta {
-                    plan_bad += 1;
-                    break;
-                }
+            let meets = |m: usize| -> Result<bool, BoxError> {
+                Ok(1.0 - CoverageLaw::new(m, alpha)?.prob_below(t)? >= 1.0 - delta)
+            };
+            let mut bad = !meets(plan.first_n)? || (plan.n > plan.first_n && meets(plan.n - 1)?);
+            for m in mins[0]..plan.first_n {
+                bad |= meets(m)?;
             }
+            for m in plan.n..=plan.verified_up_to {
+                bad |= !meets(m)?;
+            }
+            plan_bad += usize::from(bad);
         }
     }
     out.tables.push(plan_t);
     out.claims.push(Claim::check_none(
-        "each planned n is the smallest non-trivial size that meets its target (brute force over all smaller n ≥ 9; plans that are not)",
+        "each plan's stable n₀ and first n agree with a brute-force scan of every size up to its verification horizon (plans that do not)",
         plan_bad,
         plans,
     ));
@@ -180,7 +198,11 @@ pub fn exact_law(ctx: &RunContext) -> Result<Outcome, BoxError> {
     let pac_ns = [50usize, 100, 200, 500, 1000, 5000];
     for n in pac_ns {
         let l = pac_rank(n, alpha, delta)?.ok_or("n too small for PAC")?;
-        let p = |l: usize| core_linalg::beta_cdf(0.9, (n + 1 - l) as f64, l as f64);
+        // Independent of the incomplete beta that `pac_rank` searches with:
+        // P(cov < 1 − α) = I_{1−α}(n + 1 − l, l) = P(Bin(n, 1 − α) ≥ n + 1 − l), summed directly.
+        let p = |l: usize| -> Result<f64, BoxError> {
+            Ok(1.0 - binomial_cdf_by_summation((n - l) as u64, n as u64, 1.0 - alpha)?)
+        };
         let (at, next) = (p(l)?, p(l + 1)?);
         pac_bad += usize::from(!(at <= delta && next > delta));
         pac_t.push(vec![
@@ -197,6 +219,42 @@ pub fn exact_law(ctx: &RunContext) -> Result<Outcome, BoxError> {
         "the PAC rank is the largest l with P(coverage < 1 − α) ≤ δ (sizes n where it is not)",
         pac_bad,
         pac_ns.len(),
+    ));
+    // The PAC promise simulated from first principles: draw calibration sets of uniform
+    // scores, threshold at the (n + 1 − l)-th smallest (its coverage is the threshold itself),
+    // and count the sets that cover ≥ 1 − α. The promise is that at least 1 − δ do; the check
+    // fails only if the 99.9% Clopper–Pearson interval of the fraction lies wholly below it.
+    let reps = ctx.profile.pick(2_000usize, 20_000);
+    let mut sim_t = Table::new(
+        "PAC rank simulated (α = 0.1, δ = 0.1): calibration sets of uniform scores covering ≥ 0.9 at the PAC threshold",
+        &["n", "PAC l", "sets", "fraction covering ≥ 0.9", "99.9% interval low", "99.9% interval high"],
+    );
+    let mut pac_sim_bad = 0usize;
+    let sim_ns = [50usize, 200, 1000];
+    for n in sim_ns {
+        let l = pac_rank(n, alpha, delta)?.ok_or("n too small for PAC")?;
+        let cells: Vec<(usize, usize)> = (0..reps).map(|r| (n, r)).collect();
+        let covered = ctx.map_cells("pac-sets", &cells, |_, rng| {
+            let s: Vec<f64> = (0..n).map(|_| rng.random::<f64>()).collect();
+            Ok(kth_smallest(&s, n + 1 - l)? >= 1.0 - alpha)
+        })?;
+        let k = covered.iter().filter(|&&c| c).count() as u64;
+        let (lo, hi) = core_linalg::clopper_pearson_interval(k, reps as u64, 0.999)?;
+        pac_sim_bad += usize::from(hi < 1.0 - delta);
+        sim_t.push(vec![
+            n.into(),
+            l.into(),
+            reps.into(),
+            (k as f64 / reps as f64).into(),
+            lo.into(),
+            hi.into(),
+        ]);
+    }
+    out.tables.push(sim_t);
+    out.claims.push(Claim::check_none(
+        "simulated calibration sets keep the PAC promise: ≥ 1 − δ of them cover ≥ 1 − α (sizes whose 99.9% Clopper–Pearson interval lies wholly below 1 − δ)",
+        pac_sim_bad,
+        sim_ns.len(),
     ));
     let xs: Vec<f64> = (0..=400).map(|i| 0.6 + 0.4 * i as f64 / 400.0).collect();
     let curves = [20usize, 50, 200, 1000]
