@@ -288,14 +288,31 @@ impl QTable {
     }
 
     /// `Q(z, u)`.
+    ///
+    /// # Panics
+    /// If `z` or `u` is out of range, like a slice index (a `u ≥ n_actions` would otherwise read
+    /// the next feature's row).
     #[inline]
     pub fn get(&self, z: usize, u: usize) -> f64 {
+        assert!(
+            u < self.n_actions,
+            "QTable: action {u} out of range ({} actions)",
+            self.n_actions
+        );
         self.values[z * self.n_actions + u]
     }
 
     /// Sets `Q(z, u)`.
+    ///
+    /// # Panics
+    /// As [`Self::get`].
     #[inline]
     pub fn set(&mut self, z: usize, u: usize, v: f64) {
+        assert!(
+            u < self.n_actions,
+            "QTable: action {u} out of range ({} actions)",
+            self.n_actions
+        );
         self.values[z * self.n_actions + u] = v;
     }
 

@@ -23,6 +23,14 @@ pub const RIGHT: usize = 1;
 impl Corridor {
     /// A corridor of length `k ≥ 1`.
     pub fn new(k: usize) -> Result<Self> {
+        // k + 1 states (and k + 2 positions counting the exits) must be representable.
+        if k > usize::MAX / 4 {
+            return Err(crate::CommittedQError::Parameter {
+                name: "k",
+                value: k as f64,
+                reason: "the corridor's state count must fit in usize",
+            });
+        }
         if k == 0 {
             return Err(crate::CommittedQError::Parameter {
                 name: "k",

@@ -161,6 +161,11 @@ impl Chain {
         let mut a = DMatrix::identity(m, m);
         for (k, &i) in idx.iter().enumerate() {
             for &(j, p) in &self.rows[i] {
+                // Zero-probability branches may lead to states nothing else reaches (which
+                // then have no position): they contribute nothing.
+                if p == 0.0 {
+                    continue;
+                }
                 let l = pos[j];
                 if transpose {
                     a[(l, k)] -= p;
@@ -265,16 +270,19 @@ pub fn evaluate_policy(env: &TabularEnv, policy: &ReactivePolicy) -> Result<Poli
 pub const ENUMERATION_LIMIT: u64 = 1 << 20;
 
 /// The `index`-th deterministic reactive policy (the base-`n_actions` digits of `index`,
-/// feature 0 first).
-pub fn policy_from_index(index: u64, n_features: usize, n_actions: usize) -> Vec<usize> {
+/// feature 0 first). Errors when `n_actions` is 0 (there is no policy).
+pub fn policy_from_index(index: u64, n_features: usize, n_actions: usize) -> Result<Vec<usize>> {
+    if n_actions == 0 {
+        return Err(CommittedQError::Empty { what: "action set" });
+    }
     let mut c = index;
-    (0..n_features)
+    Ok((0..n_features)
         .map(|_| {
             let a = (c % n_actions as u64) as usize;
             c /= n_actions as u64;
             a
         })
-        .collect()
+        .collect())
 }
 
 /// The best deterministic reactive policy, found by enumeration.
@@ -297,17 +305,19 @@ pub struct ReactiveOptimum {
 /// Errors beyond [`ENUMERATION_LIMIT`] policies or when none is proper.
 pub fn optimal_reactive_policy(env: &TabularEnv) -> Result<ReactiveOptimum> {
     let (f, a) = (env.n_features(), env.n_actions());
+    // A feature count past u32 is far past the limit (no truncating cast).
+    let f_exp = u32::try_from(f).unwrap_or(u32::MAX);
     let count = (a as u64)
-        .checked_pow(f as u32)
+        .checked_pow(f_exp)
         .filter(|&c| c <= ENUMERATION_LIMIT)
         .ok_or(CommittedQError::TooManyPolicies {
-            count: (a as u64).saturating_pow(f as u32),
+            count: (a as u64).saturating_pow(f_exp),
             limit: ENUMERATION_LIMIT,
         })?;
     let values: Vec<Option<f64>> = (0..count)
         .into_par_iter()
         .map(|i| {
-            let p = ReactivePolicy::deterministic(&policy_from_index(i, f, a), a)?;
+            let p = ReactivePolicy::deterministic(&policy_from_index(i, f, a)?, a)?;
             match evaluate_policy(env, &p) {
                 Ok(v) => Ok(Some(v.value)),
                 Err(CommittedQError::ImproperPolicy { .. }) => Ok(None),
@@ -333,7 +343,7 @@ pub fn optimal_reactive_policy(env: &TabularEnv) -> Result<ReactiveOptimum> {
             Some(acc.map_or(v, |m| m.max(v)))
         });
     Ok(ReactiveOptimum {
-        policy: policy_from_index(i, f, a),
+        policy: policy_from_index(i, f, a)?,
         value,
         runner_up,
         proper: values.iter().flatten().count() as u64,

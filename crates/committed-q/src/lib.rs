@@ -69,7 +69,7 @@ pub use agent::{
 pub use corridor::{Corridor, LEFT, RIGHT};
 pub use env::{Environment, Transition};
 pub use error::{CommittedQError, Result};
-pub use tabular::{Branch, TabularEnv};
+pub use tabular::{Branch, TabularEnv, MAX_ABS_REWARD};
 
 /// The README's example, compiled and run as a doc test.
 #[cfg(doctest)]

@@ -36,6 +36,10 @@ pub struct TabularEnv {
     probs: Vec<Vec<f64>>,
 }
 
+/// The largest reward magnitude [`TabularEnv::new`] accepts: returns and Q-values are sums of
+/// rewards over episodes, and rewards near `f64::MAX` overflow them to ∞ (then NaN).
+pub const MAX_ABS_REWARD: f64 = 1e100;
+
 impl TabularEnv {
     /// Builds an environment.
     ///
@@ -77,10 +81,15 @@ impl TabularEnv {
                 source,
             }
         })?;
-        if branches.len() != n * n_actions {
+        let cells = n.checked_mul(n_actions).ok_or(CommittedQError::Parameter {
+            name: "n_actions",
+            value: n_actions as f64,
+            reason: "states × actions overflows usize",
+        })?;
+        if branches.len() != cells {
             return Err(CommittedQError::Shape {
                 what: "branch lists vs states × actions",
-                expected: n * n_actions,
+                expected: cells,
                 got: branches.len(),
             });
         }
@@ -106,6 +115,13 @@ impl TabularEnv {
                     return Err(CommittedQError::NonFinite {
                         what: format!("reward of state {state}, action {action}"),
                         value: b.reward,
+                    });
+                }
+                if b.reward.abs() > MAX_ABS_REWARD {
+                    return Err(CommittedQError::Parameter {
+                        name: "reward",
+                        value: b.reward,
+                        reason: "rewards beyond ±1e100 overflow the returns and Q-values (f64)",
                     });
                 }
             }
@@ -137,12 +153,22 @@ impl TabularEnv {
     /// What `action` does in `state`.
     ///
     /// # Panics
-    /// If `state` or `action` is out of range.
+    /// If `state` or `action` is out of range, like a slice index (an `action ≥ n_actions`
+    /// would otherwise read the next state's row).
     pub fn branches(&self, state: usize, action: usize) -> &[Branch] {
+        assert!(
+            action < self.n_actions && state < self.features.len(),
+            "TabularEnv::branches: (state {state}, action {action}) out of range ({} states, {} actions)",
+            self.features.len(),
+            self.n_actions
+        );
         &self.branches[state * self.n_actions + action]
     }
 
     /// The expected reward `r̄(x, u)` of taking `action` in `state`.
+    ///
+    /// # Panics
+    /// As [`Self::branches`].
     pub fn expected_reward(&self, state: usize, action: usize) -> f64 {
         self.branches(state, action)
             .iter()

@@ -21,11 +21,21 @@ pub fn bootstrap_mean_ci(
     }
     crate::error::check_level(level)?;
     let n = data.len();
+    // Means of the data scaled by its largest magnitude (no overflow in the sums at ±1e308).
+    let scale = data
+        .iter()
+        .fold(0.0f64, |m, x| m.max(x.abs()))
+        .max(f64::MIN_POSITIVE);
     let mut means: Vec<f64> = (0..resamples)
-        .map(|_| (0..n).map(|_| data[rng.random_range(0..n)]).sum::<f64>() / n as f64)
+        .map(|_| {
+            (0..n)
+                .map(|_| data[rng.random_range(0..n)] / scale)
+                .sum::<f64>()
+                / n as f64
+        })
         .collect();
     means.sort_by(f64::total_cmp);
-    let at = |q: f64| means[((q * resamples as f64).floor() as usize).min(resamples - 1)];
+    let at = |q: f64| means[((q * resamples as f64).floor() as usize).min(resamples - 1)] * scale;
     Ok((at((1.0 - level) / 2.0), at((1.0 + level) / 2.0)))
 }
 

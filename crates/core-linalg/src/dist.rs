@@ -1,7 +1,6 @@
 use crate::LinalgError;
 use statrs::distribution::{Beta, Continuous, ContinuousCDF, Normal, StudentsT};
 use statrs::function::beta::ln_beta;
-use statrs::function::factorial::ln_binomial;
 
 fn beta_shapes(a: f64, b: f64) -> Result<Beta, LinalgError> {
     Beta::new(a, b).map_err(|_| LinalgError::Parameter {
@@ -165,23 +164,41 @@ pub fn beta_quantile(p: f64, a: f64, b: f64) -> Result<f64, LinalgError> {
     }
 }
 
+/// `ln P(X = 0) = Σ_{j<m} ln((b + j)/(a + b + j))` for `X ~ BetaBinomial(m, a, b)`, each ratio
+/// as `ln1p(−a/(a + b + j))` (no `ln Γ` of huge shapes, whose difference cancels).
+fn beta_binomial_ln_p0(m: u64, a: f64, b: f64) -> f64 {
+    (0..m).map(|j| (-a / (a + b + j as f64)).ln_1p()).sum()
+}
+
+/// `ln P(X = k + 1) − ln P(X = k)`.
+fn beta_binomial_ln_step(k: u64, m: u64, a: f64, b: f64) -> f64 {
+    (((m - k) as f64) / ((k + 1) as f64)).ln() + ((k as f64 + a) / ((m - k - 1) as f64 + b)).ln()
+}
+
 /// `P(X = k)` for `X ~ BetaBinomial(m, a, b)` (a Binomial(m, π) count with `π ~ Beta(a, b)`):
-/// `C(m, k) B(k + a, m − k + b) / B(a, b)`, computed in the log domain. Zero for `k > m`.
-/// Errors unless `a, b > 0` are finite.
+/// `C(m, k) B(k + a, m − k + b) / B(a, b)`, as `P(X = 0)` times the pmf's ratios, in the log
+/// domain (`O(m)`; exact for any finite shapes — `ln Γ` differences at shapes like 1e300 cancel
+/// to nonsense). Zero for `k > m`. Errors unless `a, b > 0` are finite.
 pub fn beta_binomial_pmf(k: u64, m: u64, a: f64, b: f64) -> Result<f64, LinalgError> {
-    beta_shapes(a, b)?;
+    check_shapes(a, b)?;
     if k > m {
         return Ok(0.0);
     }
-    let (k, m) = (k as f64, m as f64);
-    Ok((ln_binomial(m as u64, k as u64) + ln_beta(k + a, m - k + b) - ln_beta(a, b)).exp())
+    let ln = (0..k).fold(beta_binomial_ln_p0(m, a, b), |acc, j| {
+        acc + beta_binomial_ln_step(j, m, a, b)
+    });
+    Ok(ln.exp().min(1.0))
 }
 
-/// `P(X ≤ k)` for `X ~ BetaBinomial(m, a, b)`, by summing the pmf (`O(min(k, m))`).
+/// `P(X ≤ k)` for `X ~ BetaBinomial(m, a, b)`, summing the pmf by its ratio recurrence
+/// (`O(m)` in all).
 pub fn beta_binomial_cdf(k: u64, m: u64, a: f64, b: f64) -> Result<f64, LinalgError> {
-    let mut acc = 0.0;
-    for j in 0..=k.min(m) {
-        acc += beta_binomial_pmf(j, m, a, b)?;
+    check_shapes(a, b)?;
+    let mut ln = beta_binomial_ln_p0(m, a, b);
+    let mut acc = ln.exp();
+    for j in 0..k.min(m) {
+        ln += beta_binomial_ln_step(j, m, a, b);
+        acc += ln.exp();
     }
     Ok(acc.min(1.0))
 }
@@ -337,7 +354,8 @@ pub fn clopper_pearson_interval(
 /// The `p`-quantile of Student's t distribution with `dof` degrees of freedom, via `statrs`.
 /// Above 10⁵ degrees of freedom it returns the normal quantile (statrs' inversion loses
 /// accuracy there — 1.83 instead of 1.96 at 10⁷ — while t and normal agree to 2e-5).
-/// Errors unless `p ∈ (0, 1)` and `dof > 0` is finite.
+/// Errors unless `p ∈ (0, 1)` with both tails at least 1e-250 and `dof ≥ 0.01` is finite, or
+/// when the quantile leaves the f64 range.
 pub fn student_t_quantile(p: f64, dof: f64) -> Result<f64, LinalgError> {
     if !(p > 0.0 && p < 1.0) {
         return Err(LinalgError::Parameter {
@@ -346,11 +364,19 @@ pub fn student_t_quantile(p: f64, dof: f64) -> Result<f64, LinalgError> {
             reason: "quantile level must lie in (0, 1)",
         });
     }
-    if !(dof > 0.0 && dof.is_finite()) {
+    if !(dof >= 0.01 && dof.is_finite()) {
         return Err(LinalgError::Parameter {
             name: "degrees of freedom",
             value: dof,
-            reason: "must be finite and positive",
+            reason: "must be finite and at least 0.01 (below, quantiles leave the f64 range)",
+        });
+    }
+    if p.min(1.0 - p) < 1e-250 {
+        return Err(LinalgError::Parameter {
+            name: "p",
+            value: p,
+            reason:
+                "tail probabilities below 1e-250 are not supported (statrs' inversion fails there)",
         });
     }
     if dof > 1e5 {
@@ -361,7 +387,15 @@ pub fn student_t_quantile(p: f64, dof: f64) -> Result<f64, LinalgError> {
         value: dof,
         reason: "must be finite and positive",
     })?;
-    Ok(t.inverse_cdf(p))
+    let q = t.inverse_cdf(p);
+    if !q.is_finite() {
+        return Err(LinalgError::NonFinite {
+            what: "Student t quantile (beyond the f64 range)",
+            index: 0,
+            value: q,
+        });
+    }
+    Ok(q)
 }
 
 #[cfg(test)]
@@ -426,6 +460,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The robustness review's silent wrong answers, against values known exactly.
+    #[test]
+    fn huge_shapes_and_overflowing_samples() {
+        // Beta-binomial with b = 1e300: π is ~0, so X = 0 surely.
+        assert!((beta_binomial_pmf(0, 10, 2.0, 1e300).unwrap() - 1.0).abs() < 1e-15);
+        assert!(beta_binomial_pmf(5, 10, 2.0, 1e300).unwrap() < 1e-290);
+        assert!((beta_binomial_cdf(10, 10, 2.0, 1e300).unwrap() - 1.0).abs() < 1e-15);
+        // Beta(1, 1) mixing: uniform on 0..=m, also through the recurrence.
+        assert!((beta_binomial_cdf(6, 12, 1.0, 1.0).unwrap() - 7.0 / 13.0).abs() < 1e-14);
+        assert_eq!(crate::mean_and_sd(&[1e308, 1e308]).unwrap(), (1e308, 0.0));
+        let (m, sd) = crate::mean_and_sd(&[1e308, -1e308, 1e308, -1e308]).unwrap();
+        assert!(m.abs() < 1e292 && (sd / (1e308 * (4.0f64 / 3.0).sqrt()) - 1.0).abs() < 1e-12);
+        assert!(crate::mean_and_sd(&[f64::MAX, -f64::MAX]).is_err());
+        let s = crate::softmax(&[f64::INFINITY, 0.0]);
+        assert_eq!(s, vec![1.0, 0.0]);
+        assert!(crate::softmax(&[f64::NEG_INFINITY; 2])
+            .iter()
+            .all(|v| v.is_nan()));
     }
 
     #[test]

@@ -61,7 +61,8 @@ pub use rng::{
     sample_index, seeded_rng, standard_normal_vector, stream_rng, uniform_on_sphere, Rng,
 };
 pub use spectral::{
-    hutchinson_trace, power_iteration, PowerIterationParams, PowerIterationResult, TraceEstimate,
+    hutchinson_trace, power_iteration, scaled_norm, PowerIterationParams, PowerIterationResult,
+    TraceEstimate,
 };
 pub use stats::{mean_and_sd, mean_interval, MeanInterval};
 pub use stochastic::{check_column_stochastic, check_probability_vector, check_row_stochastic};

@@ -18,10 +18,21 @@ pub fn logsumexp(xs: &[f64]) -> f64 {
 }
 
 /// Writes `softmax(x)` into `x`, stably: `exp(x_i − max x)` normalised by its sum (more accurate
-/// than `exp(x_i − logsumexp(x))` when `|x|` is large). All-`-∞` input yields NaN (there is no
-/// distribution).
+/// than `exp(x_i − logsumexp(x))` when `|x|` is large). Entries at `+∞` share the mass equally
+/// (the limit of the softmax), the others get 0. All-`-∞` input and any NaN yield NaN (there is
+/// no distribution), documented rather than an error so that hot loops stay branch-light.
 pub fn softmax_in_place(xs: &mut [f64]) {
+    if xs.iter().any(|x| x.is_nan()) {
+        xs.iter_mut().for_each(|x| *x = f64::NAN);
+        return;
+    }
     let m = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if m == f64::INFINITY {
+        let top = xs.iter().filter(|&&x| x == f64::INFINITY).count() as f64;
+        xs.iter_mut()
+            .for_each(|x| *x = if *x == f64::INFINITY { 1.0 / top } else { 0.0 });
+        return;
+    }
     if !m.is_finite() {
         xs.iter_mut().for_each(|x| *x = f64::NAN);
         return;

@@ -31,11 +31,17 @@ pub fn quantile(data: &[f64], q: f64, rule: QuantileRule) -> Result<f64, LinalgE
     x.sort_by(f64::total_cmp);
     let h = q * (x.len() - 1) as f64;
     let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
+    let (a, b) = (x[lo], x[hi]);
+    let f = h - lo as f64;
+    // The usual formulas, with overflow-free ones where a difference or sum of values near
+    // ±f64::MAX leaves the range (ordinary data keep their exact usual values).
     Ok(match rule {
-        QuantileRule::Linear => x[lo] + (h - lo as f64) * (x[hi] - x[lo]),
-        QuantileRule::Lower => x[lo],
-        QuantileRule::Higher => x[hi],
-        QuantileRule::Midpoint => 0.5 * (x[lo] + x[hi]),
+        QuantileRule::Linear if (b - a).is_finite() => a + f * (b - a),
+        QuantileRule::Linear => a * (1.0 - f) + b * f,
+        QuantileRule::Lower => a,
+        QuantileRule::Higher => b,
+        QuantileRule::Midpoint if (a + b).is_finite() => 0.5 * (a + b),
+        QuantileRule::Midpoint => 0.5 * a + 0.5 * b,
     })
 }
 

@@ -34,6 +34,16 @@ pub struct PowerIterationResult {
     pub converged: bool,
 }
 
+/// `‖v‖₂` without overflow or underflow in the squares: `max|v_i| · ‖v / max|v_i|‖₂` (+∞ only
+/// when the norm itself exceeds `f64::MAX`; NaN for a NaN entry).
+pub fn scaled_norm(v: &DVector<f64>) -> f64 {
+    let m = v.amax();
+    if m == 0.0 || !m.is_finite() {
+        return m;
+    }
+    m * (v / m).norm()
+}
+
 /// Power iteration for the eigenvalue of largest magnitude of a symmetric linear operator
 /// `x ↦ op(x)` on `R^dim` (a matrix, or a Hessian-vector product).
 ///
@@ -80,7 +90,16 @@ where
             });
         }
         let new_lambda = x.dot(&y);
-        let norm = y.norm();
+        // Scaled, so that an operator like x ↦ 1e200·x does not overflow the sum of squares
+        // (which used to turn the iterate into 0 and report eigenvalue 0, converged).
+        let norm = scaled_norm(&y);
+        if !norm.is_finite() || !new_lambda.is_finite() {
+            return Err(LinalgError::NonFinite {
+                what: "power iteration (|A x| beyond the f64 range)",
+                index: 0,
+                value: norm,
+            });
+        }
         if norm == 0.0 {
             // x is in the null space: the operator is zero on it; report 0.
             return Ok(PowerIterationResult {
@@ -165,6 +184,13 @@ where
     } else {
         0.0
     };
+    if !(mean.is_finite() && std_err.is_finite()) {
+        return Err(LinalgError::NonFinite {
+            what: "Hutchinson estimate (the probes' zᵀAz leave the f64 range)",
+            index: 0,
+            value: mean,
+        });
+    }
     Ok(TraceEstimate {
         mean,
         std_err,
@@ -182,6 +208,22 @@ mod tests {
         let mut rng = seeded_rng(seed);
         let g = DMatrix::from_fn(n, n, |_, _| rng.random::<f64>() - 0.5);
         &g + g.transpose()
+    }
+
+    #[test]
+    fn huge_operators_do_not_overflow_to_a_zero_eigenvalue() {
+        let mut rng = crate::seeded_rng(3);
+        let r =
+            power_iteration(|x| x * 1e200, 4, &PowerIterationParams::default(), &mut rng).unwrap();
+        assert!(
+            (r.eigenvalue / 1e200 - 1.0).abs() < 1e-12,
+            "{}",
+            r.eigenvalue
+        );
+        let r = power_iteration(|x| x * 1e300, 4, &PowerIterationParams::default(), &mut rng);
+        assert!(r.is_ok_and(|r| (r.eigenvalue / 1e300 - 1.0).abs() < 1e-12));
+        let v = DVector::from_vec(vec![1e200, 1e200]);
+        assert!((scaled_norm(&v) / (1e200 * 2f64.sqrt()) - 1.0).abs() < 1e-15);
     }
 
     #[test]

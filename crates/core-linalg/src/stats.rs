@@ -6,12 +6,26 @@ use crate::LinalgError;
 pub fn mean_and_sd(data: &[f64]) -> Result<(f64, f64), LinalgError> {
     check_finite("sample", data)?;
     let n = data.len() as f64;
-    let mean = data.iter().sum::<f64>() / n;
-    if data.len() == 1 {
-        return Ok((mean, 0.0));
+    // On data scaled by its largest magnitude, so that neither the sum nor the squares overflow
+    // (the mean of [1e308, 1e308] is 1e308, not ∞); an sd beyond f64::MAX is an error.
+    let scale = data.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    if scale == 0.0 {
+        return Ok((0.0, 0.0));
     }
-    let ss = data.iter().map(|x| (x - mean).powi(2)).sum::<f64>();
-    Ok((mean, (ss / (n - 1.0)).sqrt()))
+    let mean = data.iter().map(|x| x / scale).sum::<f64>() / n;
+    if data.len() == 1 {
+        return Ok((mean * scale, 0.0));
+    }
+    let ss = data.iter().map(|x| (x / scale - mean).powi(2)).sum::<f64>();
+    let sd = (ss / (n - 1.0)).sqrt() * scale;
+    if !sd.is_finite() {
+        return Err(LinalgError::NonFinite {
+            what: "sample standard deviation (beyond the f64 range)",
+            index: 0,
+            value: sd,
+        });
+    }
+    Ok((mean * scale, sd))
 }
 
 /// A sample mean with its standard error and a two-sided Student-t confidence interval.
@@ -48,11 +62,19 @@ pub fn mean_interval(data: &[f64], level: f64) -> Result<MeanInterval, LinalgErr
     }
     let se = sd / (n as f64).sqrt();
     let t = crate::student_t_quantile((1.0 + level) / 2.0, (n - 1) as f64)?;
+    let (lo, hi) = (mean - t * se, mean + t * se);
+    if !(lo.is_finite() && hi.is_finite()) {
+        return Err(LinalgError::NonFinite {
+            what: "mean interval (its ends leave the f64 range)",
+            index: 0,
+            value: if lo.is_finite() { hi } else { lo },
+        });
+    }
     Ok(MeanInterval {
         mean,
         std_error: se,
-        lo: mean - t * se,
-        hi: mean + t * se,
+        lo,
+        hi,
         n,
     })
 }

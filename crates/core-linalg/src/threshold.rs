@@ -1,8 +1,10 @@
 use crate::LinalgError;
 use nalgebra::DMatrix;
 
-/// Soft-thresholding `sign(x)·max(|x| − t, 0)`, the proximal map of `t‖·‖₁`.
+/// Soft-thresholding `sign(x)·max(|x| − t, 0)`, the proximal map of `t‖·‖₁`. A negative or
+/// NaN threshold is read as 0 (the identity), so finite input always gives a finite result.
 pub fn soft_threshold(x: f64, t: f64) -> f64 {
+    let t = t.max(0.0);
     if x > t {
         x - t
     } else if x < -t {
@@ -34,13 +36,23 @@ pub fn singular_value_threshold(m: &DMatrix<f64>, tau: f64) -> Result<DMatrix<f6
         return Ok(m.clone());
     }
     crate::error::check_finite("matrix", m.as_slice())?;
-    let svd = m.clone().svd(true, true);
+    // On M / max|M| with τ / max|M| (thresholding is positively homogeneous), so that the
+    // SVD's norms cannot overflow for entries near f64::MAX.
+    let scale = m.amax();
+    if scale == 0.0 {
+        return Ok(m.clone());
+    }
+    let svd = (m / scale).svd(true, true);
     let (u, v_t) = match (svd.u, svd.v_t) {
         (Some(u), Some(v_t)) => (u, v_t),
         _ => unreachable!("SVD was asked for U and Vᵀ"),
     };
-    let s = svd.singular_values.map(|s| (s - tau).max(0.0));
-    Ok(u * DMatrix::from_diagonal(&s) * v_t)
+    let s = svd
+        .singular_values
+        .map(|s| (s - tau / scale).max(0.0) * scale);
+    let out = u * DMatrix::from_diagonal(&s) * v_t;
+    crate::error::check_finite("thresholded matrix (beyond the f64 range)", out.as_slice())?;
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -105,9 +105,35 @@ pub enum HmmError {
         /// Where.
         index: usize,
     },
+    /// Logits that define no belief: a `+∞` entry (index given) or every entry `−∞`.
+    #[error("{what} define no belief: {reason}")]
+    NoBelief {
+        /// What held the logits.
+        what: &'static str,
+        /// `"+∞ at index i"` or `"every entry is −∞"`, in words.
+        reason: String,
+    },
+    /// A state index outside the state space.
+    #[error("state {state} out of range (model has {n_states} states)")]
+    StateOutOfRange {
+        /// The state.
+        state: usize,
+        /// Number of states.
+        n_states: usize,
+    },
+    /// A transition matrix that is not near-deterministic: a column whose largest entry is tied
+    /// (no unique most likely successor) or at most 1/2 (ε ≥ 1/2).
+    #[error("transition is not near-deterministic at column {column}: {reason}")]
+    NotNearDeterministic {
+        /// The column (source state).
+        column: usize,
+        /// Why, in words.
+        reason: String,
+    },
 }
 
-/// Fails unless `w` holds `n` values and none is NaN (−∞ is allowed: a zero-probability state).
+/// Fails unless `w` holds `n` values, none NaN or `+∞`, and not all `−∞` (a single `−∞` is
+/// allowed: a zero-probability state).
 pub(crate) fn check_logits(what: &'static str, n: usize, w: &[f64]) -> Result<(), HmmError> {
     if w.len() != n {
         return Err(HmmError::Shape {
@@ -116,8 +142,20 @@ pub(crate) fn check_logits(what: &'static str, n: usize, w: &[f64]) -> Result<()
             got: format!("{}", w.len()),
         });
     }
-    match w.iter().position(|x| x.is_nan()) {
-        Some(index) => Err(HmmError::NaN { what, index }),
-        None => Ok(()),
+    if let Some(index) = w.iter().position(|x| x.is_nan()) {
+        return Err(HmmError::NaN { what, index });
     }
+    if let Some(index) = w.iter().position(|&x| x == f64::INFINITY) {
+        return Err(HmmError::NoBelief {
+            what,
+            reason: format!("+∞ at index {index}"),
+        });
+    }
+    if !w.is_empty() && w.iter().all(|&x| x == f64::NEG_INFINITY) {
+        return Err(HmmError::NoBelief {
+            what,
+            reason: "every entry is −∞".into(),
+        });
+    }
+    Ok(())
 }

@@ -177,11 +177,22 @@ impl LinearFilter {
                 got: format!("{}", r.len()),
             });
         }
-        if let Some(index) = w0.iter().position(|x| x.is_nan()) {
-            return Err(HmmError::NaN {
-                what: "initial logits",
-                index,
-            });
+        crate::error::check_logits("initial logits", n, &w0)?;
+        for (name, v) in [("alpha", alpha), ("beta", beta)] {
+            if !v.is_finite() {
+                return Err(HmmError::Unsupported(format!(
+                    "{name} = {v}: the filter's scalars must be finite"
+                )));
+            }
+        }
+        // log E entries: finite or −∞ (a zero emission), never NaN or +∞.
+        for (o, r) in log_emission_rows.iter().enumerate() {
+            if let Some(i) = r.iter().position(|&x| x.is_nan() || x > 0.0) {
+                return Err(HmmError::Unsupported(format!(
+                    "log-emission row {o} has {} at state {i}: a log-probability is ≤ 0 and not NaN",
+                    r[i]
+                )));
+            }
         }
         Ok(Self {
             gathers,
@@ -278,6 +289,13 @@ impl LinearFilter {
                 what: "input u",
                 expected: format!("{}", self.w.len()),
                 got: format!("{}", u.len()),
+            });
+        }
+        // −∞ entries are allowed (they keep a zero-probability state at zero); NaN and +∞ not.
+        if let Some(index) = u.iter().position(|&x| x.is_nan() || x == f64::INFINITY) {
+            return Err(HmmError::NaN {
+                what: "input u (NaN or +∞)",
+                index,
             });
         }
         self.step_with_action(action, obs)?;

@@ -38,7 +38,8 @@ impl<'m> LogForwardFilter<'m> {
         }
     }
 
-    /// Starts from arbitrary logits `l_0` (normalised internally; −∞ allowed, NaN not).
+    /// Starts from arbitrary logits `l_0` (normalised internally; −∞ entries allowed; NaN, +∞
+    /// and all −∞ — no belief — are errors).
     pub fn with_logits<M: AsRef<ControlledHmm> + ?Sized>(
         model: &'m M,
         l0: &[f64],

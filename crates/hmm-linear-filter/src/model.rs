@@ -138,18 +138,37 @@ impl ControlledHmm {
     pub fn sample_initial<R: Rng + ?Sized>(&self, rng: &mut R) -> usize {
         core_linalg::sample_index(&self.initial, rng)
     }
-    /// Draws the next state from `T(action)[:, state]`.
+    fn check_state(&self, state: usize) -> Result<(), HmmError> {
+        if state < self.initial.len() {
+            Ok(())
+        } else {
+            Err(HmmError::StateOutOfRange {
+                state,
+                n_states: self.initial.len(),
+            })
+        }
+    }
+
+    /// Draws the next state from `T(action)[:, state]`. Errors on an action or state out of
+    /// range.
     pub fn sample_transition<R: Rng + ?Sized>(
         &self,
         action: usize,
         state: usize,
         rng: &mut R,
-    ) -> usize {
-        sample_column(&self.transitions[action], state, rng)
+    ) -> Result<usize, HmmError> {
+        self.check_action(action)?;
+        self.check_state(state)?;
+        Ok(sample_column(&self.transitions[action], state, rng))
     }
-    /// Draws an observation from `E[:, state]`.
-    pub fn sample_emission<R: Rng + ?Sized>(&self, state: usize, rng: &mut R) -> usize {
-        sample_column(&self.emission, state, rng)
+    /// Draws an observation from `E[:, state]`. Errors on a state out of range.
+    pub fn sample_emission<R: Rng + ?Sized>(
+        &self,
+        state: usize,
+        rng: &mut R,
+    ) -> Result<usize, HmmError> {
+        self.check_state(state)?;
+        Ok(sample_column(&self.emission, state, rng))
     }
 
     /// Samples a trajectory under the given actions (one per step).
@@ -166,9 +185,9 @@ impl ControlledHmm {
         };
         for &a in actions {
             self.check_action(a)?;
-            s = self.sample_transition(a, s, rng);
+            s = self.sample_transition(a, s, rng)?;
             t.states.push(s);
-            t.observations.push(self.sample_emission(s, rng));
+            t.observations.push(self.sample_emission(s, rng)?);
         }
         Ok(t)
     }

@@ -97,6 +97,7 @@ impl DeterministicStructure {
     /// Reads a deterministic transition matrix: every column must hold one entry `1 ±`
     /// [`DETERMINISTIC_TOL`] (the rest are then ≈ 0 by the column sum).
     pub fn from_matrix(t: &DMatrix<f64>, action: usize) -> Result<Self, HmmError> {
+        check_square_stochastic(t, action)?;
         let mut succ = Vec::with_capacity(t.ncols());
         for (j, col) in t.column_iter().enumerate() {
             let (i, &m) = col
@@ -193,22 +194,53 @@ pub struct NearDeterministic {
     pub q: DMatrix<f64>,
 }
 
+/// A square, column-stochastic matrix (finite, non-negative, columns summing to 1 within
+/// [`core_linalg::STOCHASTIC_TOL`]).
+fn check_square_stochastic(t: &DMatrix<f64>, action: usize) -> Result<(), HmmError> {
+    if t.nrows() != t.ncols() || t.is_empty() {
+        return Err(HmmError::Shape {
+            what: "transition matrix",
+            expected: "square and non-empty".into(),
+            got: format!("{} × {}", t.nrows(), t.ncols()),
+        });
+    }
+    core_linalg::check_column_stochastic(t, core_linalg::STOCHASTIC_TOL)
+        .map_err(|source| HmmError::Transition { action, source })
+}
+
 impl NearDeterministic {
-    /// Decomposes a column-stochastic `T`.
+    /// Decomposes a square column-stochastic `T`. Refuses (typed errors) a matrix that is not
+    /// square and column-stochastic, a column whose largest entry is tied (no unique successor:
+    /// a uniform `T` would otherwise become "deterministic" with `ε = 1 − 1/n`), and `ε ≥ 1/2`
+    /// (a largest entry of at most 1/2 is not a near-deterministic transition).
     pub fn decompose(t: &DMatrix<f64>) -> Result<Self, HmmError> {
+        check_square_stochastic(t, 0)?;
         let n = t.ncols();
-        let succ: Vec<usize> = t
-            .column_iter()
-            .map(|c| {
-                let mut best = 0;
-                for (i, &v) in c.iter().enumerate() {
-                    if v > c[best] {
-                        best = i;
-                    }
+        let mut succ = Vec::with_capacity(n);
+        for (j, c) in t.column_iter().enumerate() {
+            let mut best = 0;
+            for (i, &v) in c.iter().enumerate() {
+                if v > c[best] {
+                    best = i;
                 }
-                best
-            })
-            .collect();
+            }
+            if c.iter()
+                .enumerate()
+                .any(|(i, &v)| i != best && v == c[best])
+            {
+                return Err(HmmError::NotNearDeterministic {
+                    column: j,
+                    reason: format!("its largest entry {} is tied", c[best]),
+                });
+            }
+            if c[best] <= 0.5 {
+                return Err(HmmError::NotNearDeterministic {
+                    column: j,
+                    reason: format!("its largest entry {} gives ε ≥ 1/2", c[best]),
+                });
+            }
+            succ.push(best);
+        }
         let structure = DeterministicStructure::from_successors(succ)?;
         let mut d = DMatrix::zeros(n, n);
         for (j, &i) in structure.successors().iter().enumerate() {

@@ -63,6 +63,9 @@ pub fn chernoff_xi(
             got: format!("{}", emission.ncols()),
         });
     }
+    // ξ is defined for probability columns; anything else can make it negative.
+    core_linalg::check_column_stochastic(emission, core_linalg::STOCHASTIC_TOL)
+        .map_err(HmmError::Emission)?;
     let m = match structure.order() {
         Some(m) if m <= MAX_ORDER => m,
         other => {

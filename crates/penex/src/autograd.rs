@@ -146,9 +146,24 @@ impl ClassificationLoss {
         }
     }
 
-    /// The mean loss of a batch of logits `(n, K)` with `u32` targets `(n,)`.
+    /// The mean loss of a batch of logits `(n, K)` with `u32` targets `(n,)`. Errors when the
+    /// shapes disagree or a target is not a class (candle's `gather` would silently pick 0 for
+    /// an index ≥ K, e.g. `u32::MAX`, and change the loss without a word).
     pub fn loss(&self, logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
-        let k = logits.dim(D::Minus1)?;
+        let (n, k) = logits.dims2()?;
+        if targets.dims() != [n] {
+            candle_core::bail!(
+                "{n} rows of logits but targets of shape {:?}",
+                targets.dims()
+            );
+        }
+        let max_target = targets
+            .to_dtype(DType::F64)?
+            .max_all()?
+            .to_scalar::<f64>()?;
+        if max_target.is_nan() || max_target >= k as f64 {
+            candle_core::bail!("target {max_target} is not one of the {k} classes");
+        }
         let idx = targets.unsqueeze(1)?;
         let pick = |t: &Tensor| t.gather(&idx, 1)?.squeeze(1);
         match self.kind {

@@ -17,10 +17,12 @@ impl<'a> Logits<'a> {
         if k == 0 || data.is_empty() {
             return Err(PenexError::Empty { what: "logits" });
         }
-        if data.len() != labels.len() * k {
+        // Checked: a huge k would otherwise wrap labels × k to the data length.
+        let expected = labels.len().saturating_mul(k);
+        if data.len() != expected {
             return Err(PenexError::Shape {
                 what: "logits vs labels × classes",
-                expected: labels.len() * k,
+                expected,
                 got: data.len(),
             });
         }
@@ -147,9 +149,15 @@ impl Penex {
     }
 }
 
-/// `softmax((1 + α) f)`.
+/// `softmax((1 + α) f)`, as `softmax` of `f` at temperature `1/(1 + α)` computed from the
+/// centred logits `f − max f`, so that `(1 + α) f` overflowing (`f = 1e308`) does not turn the
+/// probabilities into NaN. Non-finite logits give NaN (documented, as `core_linalg::softmax`).
 pub fn inference_probabilities(row: &[f64], alpha: f64) -> Vec<f64> {
-    let scaled: Vec<f64> = row.iter().map(|v| (1.0 + alpha) * v).collect();
+    let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !m.is_finite() {
+        return core_linalg::softmax(row);
+    }
+    let scaled: Vec<f64> = row.iter().map(|v| (1.0 + alpha) * (v - m)).collect();
     core_linalg::softmax(&scaled)
 }
 

@@ -284,3 +284,29 @@ fn errors_are_typed() {
         .loss(&logits, &bad)
         .is_err());
 }
+
+/// The robustness review's cases: a wrapping shape check, NaN from huge logits, and an
+/// out-of-range target that candle's gather would silently read as class 0.
+#[test]
+fn wrapping_shapes_huge_logits_and_out_of_range_targets() {
+    use penex::loss::{inference_probabilities, Logits};
+    assert!(Logits::new(&[0.5], 12297829382473034411, &[0, 0, 0]).is_err());
+    let p = inference_probabilities(&[1e308, 0.0], 1.0);
+    assert_eq!(p, vec![1.0, 0.0]);
+    let p = inference_probabilities(&[2.0, 1.0], 1.0);
+    let want = 1.0 / (1.0 + (-2.0f64).exp());
+    assert!((p[0] - want).abs() < 1e-15);
+    let dev = candle_core::Device::Cpu;
+    let logits = candle_core::Tensor::new(&[[1.0f32, 2.0, 0.5], [0.1, 0.2, 0.3]], &dev).unwrap();
+    for loss in [
+        penex::ClassificationLoss::new(penex::LossKind::CrossEntropy).unwrap(),
+        penex::ClassificationLoss::penex(0.1).unwrap(),
+    ] {
+        let bad = candle_core::Tensor::new(&[0u32, u32::MAX], &dev).unwrap();
+        assert!(loss.loss(&logits, &bad).is_err());
+        let short = candle_core::Tensor::new(&[0u32], &dev).unwrap();
+        assert!(loss.loss(&logits, &short).is_err());
+        let ok = candle_core::Tensor::new(&[0u32, 2], &dev).unwrap();
+        assert!(loss.loss(&logits, &ok).is_ok());
+    }
+}

@@ -288,13 +288,13 @@ fn episode(
     let starts = RingWorld::starts();
     let m = world.model();
     let mut s = starts[rng.random_range(0..starts.len())];
-    let y0 = m.sample_emission(s, rng);
+    let y0 = m.sample_emission(s, rng)?;
     let mut agent = Agent::start(world, kind, y0)?;
     let mut phi = agent.features(s);
     let (mut ret, mut disc) = (0.0, 1.0);
     for t in 0..RingWorld::HORIZON {
         let a = learner.act(&phi, rng);
-        s = m.sample_transition(a, s, rng);
+        s = m.sample_transition(a, s, rng)?;
         let (r, done) = RingWorld::reward(s);
         ret += disc * r;
         disc *= GAMMA;
@@ -307,7 +307,7 @@ fn episode(
             }
             return Ok((ret, t + 1));
         }
-        let y = m.sample_emission(s, rng);
+        let y = m.sample_emission(s, rng)?;
         agent.observe(a, y)?;
         let next = agent.features(s);
         if learn {
@@ -353,7 +353,7 @@ fn qmdp_return(
     let mut total = 0.0;
     for _ in 0..episodes {
         let mut s = starts[rng.random_range(0..starts.len())];
-        let mut agent = Agent::start(world, Features::SoftmaxLof, m.sample_emission(s, rng))?;
+        let mut agent = Agent::start(world, Features::SoftmaxLof, m.sample_emission(s, rng)?)?;
         let (mut ret, mut disc) = (0.0, 1.0);
         for _ in 0..RingWorld::HORIZON {
             let b = softmax(crate::LogitFilter::logits(&agent.lof));
@@ -361,14 +361,14 @@ fn qmdp_return(
                 .map(|a| (0..N).map(|i| b[i] * q[i][a]).sum())
                 .collect();
             let a = crate::decode(&vals);
-            s = m.sample_transition(a, s, rng);
+            s = m.sample_transition(a, s, rng)?;
             let (r, done) = RingWorld::reward(s);
             ret += disc * r;
             disc *= GAMMA;
             if done {
                 break;
             }
-            agent.observe(a, m.sample_emission(s, rng))?;
+            agent.observe(a, m.sample_emission(s, rng)?)?;
         }
         total += ret;
     }

@@ -66,8 +66,8 @@ fn run_chunk(hmm: &Hmm, deltas: &[f64; 5], rng: &mut Rng, n: usize) -> Result<Ch
             f.set_logits(&[0.0, 0.0])?;
         }
         for _ in 0..HORIZON {
-            s = hmm.sample_transition(0, s, rng);
-            let y = hmm.sample_emission(s, rng);
+            s = hmm.sample_transition(0, s, rng)?;
+            let y = hmm.sample_emission(s, rng)?;
             lof.step(y)?;
             for f in alfs.iter_mut() {
                 f.step(y)?;
