@@ -85,6 +85,56 @@ macro_rules! dispatch {
     };
 }
 
+/// Implements a custom op that is only ever run forward (the backward kernels: a second
+/// derivative through them is refused): its name, and a `cpu_fwd` that dispatches `$f::<T>` on
+/// the dtype with the inputs and the op itself.
+macro_rules! forward_only_op {
+    (CustomOp1, $ty:ident, $name:literal, $f:ident) => {
+        impl CustomOp1 for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+                dispatch!(s.dtype(), $name, $f((s, l), self))
+            }
+        }
+    };
+    (CustomOp2, $ty:ident, $name:literal, $f:ident) => {
+        impl CustomOp2 for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn cpu_fwd(
+                &self,
+                s1: &CpuStorage,
+                l1: &Layout,
+                s2: &CpuStorage,
+                l2: &Layout,
+            ) -> Result<(CpuStorage, Shape)> {
+                dispatch!(s1.dtype(), $name, $f((s1, l1), (s2, l2), self))
+            }
+        }
+    };
+    (CustomOp3, $ty:ident, $name:literal, $f:ident) => {
+        impl CustomOp3 for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn cpu_fwd(
+                &self,
+                s1: &CpuStorage,
+                l1: &Layout,
+                s2: &CpuStorage,
+                l2: &Layout,
+                s3: &CpuStorage,
+                l3: &Layout,
+            ) -> Result<(CpuStorage, Shape)> {
+                dispatch!(s1.dtype(), $name, $f((s1, l1), (s2, l2), (s3, l3), self))
+            }
+        }
+    };
+}
+
 fn c<T: Real>(v: f64) -> T {
     T::from_f64(v)
 }
@@ -217,8 +267,9 @@ fn ln_bwd<T: Real>(
     (s1, l1): (&CpuStorage, &Layout),
     (s2, l2): (&CpuStorage, &Layout),
     (s3, l3): (&CpuStorage, &Layout),
-    eps: f64,
+    op: &LayerNormBackward,
 ) -> Result<(CpuStorage, Shape)> {
+    let eps = op.eps;
     let x = slice::<T>(s1, l1, "layer norm backward")?;
     let gamma = slice::<T>(s2, l2, "layer norm backward")?;
     let gy = slice::<T>(s3, l3, "layer norm backward")?;
@@ -264,27 +315,12 @@ fn ln_bwd<T: Real>(
     Ok((T::to_cpu_storage_owned(packed), Shape::from(n + 2 * d)))
 }
 
-impl CustomOp3 for LayerNormBackward {
-    fn name(&self) -> &'static str {
-        "fused-layer-norm-backward"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        dispatch!(
-            s1.dtype(),
-            self.name(),
-            ln_bwd((s1, l1), (s2, l2), (s3, l3), self.eps)
-        )
-    }
-}
+forward_only_op!(
+    CustomOp3,
+    LayerNormBackward,
+    "fused-layer-norm-backward",
+    ln_bwd
+);
 
 // ---------------------------------------------------------------------------------------
 // Scaled causal softmax
@@ -366,8 +402,9 @@ struct CausalSoftmaxBackward {
 fn softmax_bwd<T: Real>(
     (s1, l1): (&CpuStorage, &Layout),
     (s2, l2): (&CpuStorage, &Layout),
-    scale: f64,
+    op: &CausalSoftmaxBackward,
 ) -> Result<(CpuStorage, Shape)> {
+    let scale = op.scale;
     let p = slice::<T>(s1, l1, "causal softmax backward")?;
     let g = slice::<T>(s2, l2, "causal softmax backward")?;
     let t = l1.dims()[l1.dims().len() - 1];
@@ -394,25 +431,12 @@ fn softmax_bwd<T: Real>(
     Ok((T::to_cpu_storage_owned(out), l1.shape().clone()))
 }
 
-impl CustomOp2 for CausalSoftmaxBackward {
-    fn name(&self) -> &'static str {
-        "fused-causal-softmax-backward"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        dispatch!(
-            s1.dtype(),
-            self.name(),
-            softmax_bwd((s1, l1), (s2, l2), self.scale)
-        )
-    }
-}
+forward_only_op!(
+    CustomOp2,
+    CausalSoftmaxBackward,
+    "fused-causal-softmax-backward",
+    softmax_bwd
+);
 
 // ---------------------------------------------------------------------------------------
 // Causal self-attention
@@ -619,8 +643,9 @@ struct AttentionBackward {
 fn attention_bwd<T: AttnReal>(
     (s1, l1): (&CpuStorage, &Layout),
     (s2, l2): (&CpuStorage, &Layout),
-    heads: usize,
+    op: &AttentionBackward,
 ) -> Result<(CpuStorage, Shape)> {
+    let heads = op.heads;
     let x = slice::<T>(s1, l1, "attention backward")?;
     let g = slice::<T>(s2, l2, "attention backward")?;
     let s = AttnShape::of(l1, heads);
@@ -672,27 +697,12 @@ fn attention_bwd<T: AttnReal>(
     Ok((T::to_cpu_storage_owned(dx), l1.shape().clone()))
 }
 
-impl CustomOp2 for AttentionBackward {
-    fn name(&self) -> &'static str {
-        "fused-causal-attention-backward"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        match s1.dtype() {
-            DType::F32 => attention_bwd::<f32>((s1, l1), (s2, l2), self.heads),
-            DType::F64 => attention_bwd::<f64>((s1, l1), (s2, l2), self.heads),
-            other => {
-                candle_core::bail!("attention: fused kernels run in f32 or f64, not {other:?}")
-            }
-        }
-    }
-}
+forward_only_op!(
+    CustomOp2,
+    AttentionBackward,
+    "fused-causal-attention-backward",
+    attention_bwd
+);
 
 // ---------------------------------------------------------------------------------------
 // GELU
@@ -763,6 +773,7 @@ fn gelu_derivative<T: Real>(v: T) -> T {
 fn gelu_bwd<T: Real>(
     (s1, l1): (&CpuStorage, &Layout),
     (s2, l2): (&CpuStorage, &Layout),
+    _: &GeluBackward,
 ) -> Result<(CpuStorage, Shape)> {
     let x = slice::<T>(s1, l1, "gelu backward")?;
     let g = slice::<T>(s2, l2, "gelu backward")?;
@@ -778,21 +789,7 @@ fn gelu_bwd<T: Real>(
     Ok((T::to_cpu_storage_owned(out), l1.shape().clone()))
 }
 
-impl CustomOp2 for GeluBackward {
-    fn name(&self) -> &'static str {
-        "fused-gelu-backward"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        dispatch!(s1.dtype(), self.name(), gelu_bwd((s1, l1), (s2, l2)))
-    }
-}
+forward_only_op!(CustomOp2, GeluBackward, "fused-gelu-backward", gelu_bwd);
 
 // ---------------------------------------------------------------------------------------
 // Bias rows (and bias + GELU)
@@ -909,6 +906,7 @@ fn bias_gelu_bwd<T: Real>(
     (s1, l1): (&CpuStorage, &Layout),
     (s2, l2): (&CpuStorage, &Layout),
     (s3, l3): (&CpuStorage, &Layout),
+    _: &BiasGeluBackward,
 ) -> Result<(CpuStorage, Shape)> {
     let x = slice::<T>(s1, l1, "bias + gelu backward")?;
     let b = slice::<T>(s2, l2, "bias + gelu backward")?;
@@ -928,27 +926,12 @@ fn bias_gelu_bwd<T: Real>(
     Ok((T::to_cpu_storage_owned(out), l1.shape().clone()))
 }
 
-impl CustomOp3 for BiasGeluBackward {
-    fn name(&self) -> &'static str {
-        "fused-bias-gelu-backward"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        dispatch!(
-            s1.dtype(),
-            self.name(),
-            bias_gelu_bwd((s1, l1), (s2, l2), (s3, l3))
-        )
-    }
-}
+forward_only_op!(
+    CustomOp3,
+    BiasGeluBackward,
+    "fused-bias-gelu-backward",
+    bias_gelu_bwd
+);
 
 /// Sums rows of `n` columns: `[…, n] → [n]`, parallel over fixed blocks of rows whose partial
 /// sums are added in block order.
@@ -956,7 +939,11 @@ struct ColumnSum {
     n: usize,
 }
 
-fn column_sum<T: Real>(s: &CpuStorage, l: &Layout, n: usize) -> Result<(CpuStorage, Shape)> {
+fn column_sum<T: Real>(
+    (s, l): (&CpuStorage, &Layout),
+    op: &ColumnSum,
+) -> Result<(CpuStorage, Shape)> {
+    let n = op.n;
     let x = slice::<T>(s, l, "column sum")?;
     let partials: Vec<Vec<T>> = x
         .par_chunks(n * ROW_BLOCK * 4)
@@ -979,15 +966,7 @@ fn column_sum<T: Real>(s: &CpuStorage, l: &Layout, n: usize) -> Result<(CpuStora
     Ok((T::to_cpu_storage_owned(out), Shape::from(n)))
 }
 
-impl CustomOp1 for ColumnSum {
-    fn name(&self) -> &'static str {
-        "fused-column-sum"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        dispatch!(s.dtype(), self.name(), column_sum(s, l, self.n))
-    }
-}
+forward_only_op!(CustomOp1, ColumnSum, "fused-column-sum", column_sum);
 
 // ---------------------------------------------------------------------------------------
 // Cross-entropy
@@ -1098,6 +1077,7 @@ fn ce_bwd<T: Real>(
     (s1, l1): (&CpuStorage, &Layout),
     (s2, l2): (&CpuStorage, &Layout),
     (s3, l3): (&CpuStorage, &Layout),
+    _: &CrossEntropyBackward,
 ) -> Result<(CpuStorage, Shape)> {
     let x = slice::<T>(s1, l1, "cross-entropy backward")?;
     let v = l1.dims()[1];
@@ -1121,24 +1101,9 @@ fn ce_bwd<T: Real>(
     Ok((T::to_cpu_storage_owned(out), l1.shape().clone()))
 }
 
-impl CustomOp3 for CrossEntropyBackward {
-    fn name(&self) -> &'static str {
-        "fused-cross-entropy-backward"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        dispatch!(
-            s1.dtype(),
-            self.name(),
-            ce_bwd((s1, l1), (s2, l2), (s3, l3))
-        )
-    }
-}
+forward_only_op!(
+    CustomOp3,
+    CrossEntropyBackward,
+    "fused-cross-entropy-backward",
+    ce_bwd
+);
