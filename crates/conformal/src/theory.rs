@@ -174,14 +174,17 @@ impl EmpiricalCoverageLaw {
                 reason: "quantile level must lie in [0, 1]",
             });
         }
-        let mut acc = 0.0;
-        for k in 0..=self.m {
-            acc += self.pmf(k)?;
-            if acc >= p - 1e-12 {
-                return Ok(k as f64 / self.m as f64);
+        // The CDF is non-decreasing in k: binary search (O(m log m), each CDF O(m)).
+        let (mut lo, mut hi) = (0usize, self.m);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.cdf(mid)? >= p - 1e-12 {
+                hi = mid;
+            } else {
+                lo = mid + 1;
             }
         }
-        Ok(1.0)
+        Ok(lo as f64 / self.m as f64)
     }
 }
 

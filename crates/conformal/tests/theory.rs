@@ -152,3 +152,32 @@ fn theory_errors() {
         Err(ConformalError::Parameter { .. })
     ));
 }
+
+#[test]
+fn empirical_quantile_is_the_first_k_by_cumulative_mass_and_scales() {
+    let e = CoverageLaw::new(50, 0.1)
+        .unwrap()
+        .on_test_points(40)
+        .unwrap();
+    for p in [0.0, 0.01, 0.05, 0.5, 0.95, 1.0] {
+        let mut acc = 0.0;
+        let mut want = 1.0;
+        for k in 0..=40 {
+            acc += e.pmf(k).unwrap();
+            if acc >= p - 1e-12 {
+                want = k as f64 / 40.0;
+                break;
+            }
+        }
+        assert_eq!(e.quantile(p).unwrap(), want, "p = {p}");
+    }
+    // 10⁵ test points: a binary search over the O(m) CDF, not m pmf sums of O(m) each.
+    let t0 = std::time::Instant::now();
+    let big = CoverageLaw::new(1000, 0.1)
+        .unwrap()
+        .on_test_points(100_000)
+        .unwrap();
+    let q = big.quantile(0.5).unwrap();
+    assert!((q - 0.9).abs() < 0.01, "{q}");
+    assert!(t0.elapsed().as_secs_f64() < 2.0);
+}
