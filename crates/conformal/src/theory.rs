@@ -12,6 +12,18 @@ use core_linalg::{
     beta_binomial_cdf, beta_binomial_pmf, beta_cdf, beta_pdf, beta_quantile, conformal_rank,
 };
 
+/// Refuses a NaN coverage level (statrs used to panic on it; a comparison would silently say 0).
+fn check_level_not_nan(t: f64) -> Result<()> {
+    if t.is_nan() {
+        return Err(ConformalError::Parameter {
+            name: "t",
+            value: t,
+            reason: "a coverage level must not be NaN",
+        });
+    }
+    Ok(())
+}
+
 /// The law of calibration-conditional coverage for `n` calibration points at level `α`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CoverageLaw {
@@ -70,13 +82,7 @@ impl CoverageLaw {
 
     /// `P(coverage < t)` over calibration draws.
     pub fn prob_below(&self, t: f64) -> Result<f64> {
-        if t.is_nan() {
-            return Err(ConformalError::Parameter {
-                name: "t",
-                value: t,
-                reason: "a coverage level must not be NaN",
-            });
-        }
+        check_level_not_nan(t)?;
         Ok(match self.shapes() {
             None => f64::from(u8::from(t > 1.0)),
             Some((a, b)) => beta_cdf(t.clamp(0.0, 1.0), a, b)?,
@@ -150,13 +156,7 @@ impl EmpiricalCoverageLaw {
 
     /// `P(K/m < t)`.
     pub fn prob_below(&self, t: f64) -> Result<f64> {
-        if t.is_nan() {
-            return Err(ConformalError::Parameter {
-                name: "t",
-                value: t,
-                reason: "a coverage level must not be NaN",
-            });
-        }
+        check_level_not_nan(t)?;
         // K/m < t  ⟺  K ≤ ⌈t·m⌉ − 1.
         let kmax = (t * self.m as f64 - 1e-12).ceil() - 1.0;
         if kmax < 0.0 {

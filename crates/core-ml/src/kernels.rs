@@ -344,6 +344,38 @@ pub fn causal_softmax(scores: &Tensor, scale: f64, kernels: Kernels) -> Result<T
     scores.contiguous()?.apply_op1(CausalSoftmax { scale })
 }
 
+/// Row `i` of a causal softmax, in place: `row[j] ← softmax(scale · row[0..=i])_j` for `j ≤ i`
+/// and 0 after (shared by [`causal_softmax`] and the attention kernel).
+fn causal_softmax_row<T: Real>(row: &mut [T], i: usize, scale: T) {
+    let m = row[..=i]
+        .iter()
+        .fold(T::neg_infinity(), |m, &v| Float::max(m, v * scale));
+    let mut sum = T::zero();
+    for v in &mut row[..=i] {
+        *v = (*v * scale - m).exp();
+        sum += *v;
+    }
+    let inv = T::one() / sum;
+    for v in &mut row[..=i] {
+        *v *= inv;
+    }
+    for v in &mut row[i + 1..] {
+        *v = T::zero();
+    }
+}
+
+/// Its backward, in place: with `p` the row's probabilities and `g` the gradient of the
+/// output, `g[j] ← scale · p_j (g_j − Σ_k p_k g_k)` for `j ≤ i` and 0 after.
+fn causal_softmax_row_backward<T: Real>(p: &[T], g: &mut [T], i: usize, scale: T) {
+    let dot = (0..=i).fold(T::zero(), |acc, j| acc + p[j] * g[j]);
+    for j in 0..=i {
+        g[j] = scale * p[j] * (g[j] - dot);
+    }
+    for v in &mut g[i + 1..] {
+        *v = T::zero();
+    }
+}
+
 struct CausalSoftmax {
     scale: f64,
 }
@@ -358,21 +390,8 @@ fn softmax_fwd<T: Real>(s: &CpuStorage, l: &Layout, scale: f64) -> Result<(CpuSt
         .enumerate()
         .for_each(|(blk, (o, xs))| {
             for (k, (orow, xrow)) in o.chunks_mut(t).zip(xs.chunks(t)).enumerate() {
-                let i = (blk * ROW_BLOCK + k) % t;
-                let valid = &xrow[..=i];
-                let m = valid
-                    .iter()
-                    .fold(T::neg_infinity(), |m, &v| Float::max(m, v * scale));
-                let mut sum = T::zero();
-                for j in 0..=i {
-                    let e = (xrow[j] * scale - m).exp();
-                    orow[j] = e;
-                    sum += e;
-                }
-                let inv = T::one() / sum;
-                for v in &mut orow[..=i] {
-                    *v *= inv;
-                }
+                orow.copy_from_slice(xrow);
+                causal_softmax_row(orow, (blk * ROW_BLOCK + k) % t, scale);
             }
         });
     Ok((T::to_cpu_storage_owned(out), l.shape().clone()))
@@ -421,11 +440,8 @@ fn softmax_bwd<T: Real>(
                 .zip(gs.chunks(t))
                 .enumerate()
             {
-                let i = (blk * ROW_BLOCK + k) % t;
-                let dot = (0..=i).fold(T::zero(), |s, j| s + prow[j] * grow[j]);
-                for j in 0..=i {
-                    orow[j] = scale * prow[j] * (grow[j] - dot);
-                }
+                orow.copy_from_slice(grow);
+                causal_softmax_row_backward(prow, orow, (blk * ROW_BLOCK + k) % t, scale);
             }
         });
     Ok((T::to_cpu_storage_owned(out), l1.shape().clone()))
@@ -568,22 +584,7 @@ fn head_probabilities<T: AttnReal>(
     gemm_into(&mut full_view_mut(pt), &k, &qt);
     let scale = c::<T>(1.0 / (dh as f64).sqrt());
     for i in 0..t {
-        let col = &mut pt.as_mut_slice()[i * t..(i + 1) * t];
-        let m = col[..=i]
-            .iter()
-            .fold(Float::neg_infinity(), |m: T, &v| Float::max(m, v * scale));
-        let mut sum = T::zero();
-        for v in &mut col[..=i] {
-            *v = Float::exp(*v * scale - m);
-            sum += *v;
-        }
-        let inv = T::one() / sum;
-        for v in &mut col[..=i] {
-            *v *= inv;
-        }
-        for v in &mut col[i + 1..] {
-            *v = T::zero();
-        }
+        causal_softmax_row(&mut pt.as_mut_slice()[i * t..(i + 1) * t], i, scale);
     }
 }
 
@@ -677,15 +678,12 @@ fn attention_bwd<T: AttnReal>(
                 gemm_into(&mut full_view_mut(&mut dpt), &v, &dout_t);
                 // dS = scale · P ⊙ (dP − rowsum(P ⊙ dP)), kept transposed.
                 for i in 0..t {
-                    let p = &pt.as_slice()[i * t..(i + 1) * t];
-                    let dp = &mut dpt.as_mut_slice()[i * t..(i + 1) * t];
-                    let dot = (0..=i).fold(T::zero(), |acc, j| acc + p[j] * dp[j]);
-                    for j in 0..=i {
-                        dp[j] = scale * p[j] * (dp[j] - dot);
-                    }
-                    for v in &mut dp[i + 1..] {
-                        *v = T::zero();
-                    }
+                    causal_softmax_row_backward(
+                        &pt.as_slice()[i * t..(i + 1) * t],
+                        &mut dpt.as_mut_slice()[i * t..(i + 1) * t],
+                        i,
+                        scale,
+                    );
                 }
                 // dQ = dS K (dS read through `dpt` transposed);  dK = dSᵀ Q.
                 let ds = view(dpt.as_slice(), 0, t, t, t, 1);
@@ -727,19 +725,25 @@ struct Gelu;
 /// Elements per rayon task of the element-wise kernels.
 const ELEM_BLOCK: usize = 4096;
 
+/// `x·σ(k x (1 + a x²))`, `k = 2√(2/π)`, `a = 0.044715`.
+#[inline]
+fn gelu_value<T: Real>(v: T) -> T {
+    let (k, a) = (c::<T>(2.0 * GELU_C), c::<T>(GELU_A));
+    v * sigmoid(k * v * (T::one() + a * v * v))
+}
+
 fn sigmoid<T: Real>(z: T) -> T {
     T::one() / (T::one() + (-z).exp())
 }
 
 fn gelu_fwd<T: Real>(s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
     let x = slice::<T>(s, l, "gelu")?;
-    let (k, a) = (c::<T>(2.0 * GELU_C), c::<T>(GELU_A));
     let mut out = vec![T::zero(); x.len()];
     out.par_chunks_mut(ELEM_BLOCK)
         .zip(x.par_chunks(ELEM_BLOCK))
         .for_each(|(o, xs)| {
             for (o, &v) in o.iter_mut().zip(xs) {
-                *o = v * sigmoid(k * v * (T::one() + a * v * v));
+                *o = gelu_value(v);
             }
         });
     Ok((T::to_cpu_storage_owned(out), l.shape().clone()))
@@ -840,7 +844,6 @@ fn bias_fwd<T: Real>(
     let x = slice::<T>(s1, l1, "bias")?;
     let b = slice::<T>(s2, l2, "bias")?;
     let n = b.len();
-    let (k, a) = (c::<T>(2.0 * GELU_C), c::<T>(GELU_A));
     let mut out = vec![T::zero(); x.len()];
     out.par_chunks_mut(n * ROW_BLOCK)
         .zip(x.par_chunks(n * ROW_BLOCK))
@@ -848,11 +851,7 @@ fn bias_fwd<T: Real>(
             for (orow, xrow) in o.chunks_mut(n).zip(xs.chunks(n)) {
                 for j in 0..n {
                     let z = xrow[j] + b[j];
-                    orow[j] = if gelu {
-                        z * sigmoid(k * z * (T::one() + a * z * z))
-                    } else {
-                        z
-                    };
+                    orow[j] = if gelu { gelu_value(z) } else { z };
                 }
             }
         });
