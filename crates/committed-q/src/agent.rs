@@ -62,10 +62,12 @@ impl DecaySchedule {
                 reason: "the schedule's horizon must be at least one step",
             });
         }
+        // In this order, c_b overflows to +∞ only when end/(start − end) is astronomically
+        // large (end = start to ~1e-290), where the constant schedule is the right answer.
         let cb = if end == start {
             f64::INFINITY
         } else {
-            end * horizon as f64 / (start - end)
+            end / (start - end) * horizon as f64
         };
         Ok(Self {
             start,
@@ -78,10 +80,12 @@ impl DecaySchedule {
     /// The value at step `t`.
     #[inline]
     pub fn at(&self, t: u64) -> f64 {
-        if self.cb.is_infinite() {
+        // c₀/(1 + t/c_b): no c₀·c_b product to overflow. t/c_b is +∞ only for t > 0 and
+        // c_b = 0 (an end value so small that end·T/(c₀ − end) underflows): the limit 0.
+        if t == 0 {
             self.start
         } else {
-            self.start * self.cb / (self.cb + t as f64)
+            self.start / (1.0 + t as f64 / self.cb)
         }
     }
 
@@ -170,11 +174,11 @@ impl QLearningParams {
             }
             DecaySchedule::new(a, b, self.horizon)?;
         }
-        if !(self.q_init_std.is_finite() && self.q_init_std >= 0.0) {
+        if !(self.q_init_std >= 0.0 && self.q_init_std <= crate::MAX_ABS_REWARD) {
             return Err(CommittedQError::Parameter {
                 name: "q_init_std",
                 value: self.q_init_std,
-                reason: "must be finite and non-negative",
+                reason: "must lie in [0, 1e100] (larger initial values overflow the updates)",
             });
         }
         Ok(ValidQLearningParams {
@@ -222,11 +226,14 @@ pub struct QTable {
 
 impl QTable {
     /// All zeros.
+    ///
+    /// # Panics
+    /// If `n_features × n_actions` overflows `usize` (like `vec!` on a capacity overflow).
     pub fn zeros(n_features: usize, n_actions: usize) -> Self {
         Self {
             n_features,
             n_actions,
-            values: vec![0.0; n_features * n_actions],
+            values: vec![0.0; cells(n_features, n_actions)],
         }
     }
 
@@ -260,14 +267,18 @@ impl QTable {
         })
     }
 
-    /// Entries drawn `std · N(0, 1)`.
+    /// Entries drawn `std · N(0, 1)` (`±∞` where that product overflows, possible only for
+    /// `std` beyond about 1e307).
+    ///
+    /// # Panics
+    /// As [`Self::zeros`].
     pub fn random<R: Rng + ?Sized>(
         n_features: usize,
         n_actions: usize,
         std: f64,
         rng: &mut R,
     ) -> Self {
-        let values = (0..n_features * n_actions)
+        let values = (0..cells(n_features, n_actions))
             .map(|_| std * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, rng))
             .collect();
         Self {
@@ -294,11 +305,7 @@ impl QTable {
     /// the next feature's row).
     #[inline]
     pub fn get(&self, z: usize, u: usize) -> f64 {
-        assert!(
-            u < self.n_actions,
-            "QTable: action {u} out of range ({} actions)",
-            self.n_actions
-        );
+        self.check(z, u);
         self.values[z * self.n_actions + u]
     }
 
@@ -308,21 +315,38 @@ impl QTable {
     /// As [`Self::get`].
     #[inline]
     pub fn set(&mut self, z: usize, u: usize, v: f64) {
-        assert!(
-            u < self.n_actions,
-            "QTable: action {u} out of range ({} actions)",
-            self.n_actions
-        );
+        self.check(z, u);
         self.values[z * self.n_actions + u] = v;
     }
 
+    #[inline]
+    fn check(&self, z: usize, u: usize) {
+        assert!(
+            z < self.n_features && u < self.n_actions,
+            "QTable: (feature {z}, action {u}) out of range ({} features, {} actions)",
+            self.n_features,
+            self.n_actions
+        );
+    }
+
     /// The row `Q(z, ·)`.
+    ///
+    /// # Panics
+    /// If `z` is out of range, like a slice index.
     #[inline]
     pub fn row(&self, z: usize) -> &[f64] {
+        assert!(
+            z < self.n_features,
+            "QTable: feature {z} out of range ({} features)",
+            self.n_features
+        );
         &self.values[z * self.n_actions..(z + 1) * self.n_actions]
     }
 
-    /// `max_u Q(z, u)`.
+    /// `max_u Q(z, u)` (`−∞` for a table without actions).
+    ///
+    /// # Panics
+    /// As [`Self::row`].
     #[inline]
     pub fn max(&self, z: usize) -> f64 {
         self.row(z)
@@ -331,7 +355,10 @@ impl QTable {
             .fold(f64::NEG_INFINITY, f64::max)
     }
 
-    /// The greedy action at `z` (the first maximiser).
+    /// The greedy action at `z` (the first maximiser; 0 for a table without actions).
+    ///
+    /// # Panics
+    /// As [`Self::row`].
     #[inline]
     pub fn greedy(&self, z: usize) -> usize {
         let row = self.row(z);
@@ -349,10 +376,14 @@ impl QTable {
         (0..self.n_features).map(|z| self.greedy(z)).collect()
     }
 
-    /// Whether `policy[z]` is the *strict* maximiser of every row (a tie is not optimal).
+    /// Whether `policy[z]` is the *strict* maximiser of every row (a tie is not optimal; an
+    /// action out of range, or a policy of the wrong length, is not).
     pub fn strictly_prefers(&self, policy: &[usize]) -> bool {
         policy.len() == self.n_features
             && policy.iter().enumerate().all(|(z, &a)| {
+                if a >= self.n_actions {
+                    return false;
+                }
                 let best = self.get(z, a);
                 (0..self.n_actions).all(|u| u == a || self.get(z, u) < best)
             })
@@ -374,6 +405,13 @@ impl QTable {
     pub fn to_matrix(&self) -> DMatrix<f64> {
         DMatrix::from_row_slice(self.n_features, self.n_actions, &self.values)
     }
+}
+
+/// `n_features × n_actions`, panicking (documented on the constructors) on overflow.
+fn cells(n_features: usize, n_actions: usize) -> usize {
+    n_features
+        .checked_mul(n_actions)
+        .unwrap_or_else(|| panic!("QTable: {n_features} × {n_actions} entries overflow usize"))
 }
 
 /// The one update rule both learners share (undiscounted, episodic):

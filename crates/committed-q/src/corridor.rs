@@ -58,8 +58,17 @@ impl Corridor {
     }
 
     /// The (deterministic) result of `action` in `state`.
+    ///
+    /// # Panics
+    /// If `state > k` or `action` is neither [`LEFT`] nor [`RIGHT`], like a slice index (an
+    /// out-of-range state would otherwise walk off the corridor).
     #[inline]
     pub fn transition(&self, state: usize, action: usize) -> Transition {
+        assert!(
+            state <= self.k && action <= RIGHT,
+            "Corridor::transition: (state {state}, action {action}) out of range ({} states, 2 actions)",
+            self.k + 1
+        );
         if action == RIGHT {
             if state == self.k {
                 Transition {
@@ -85,7 +94,7 @@ impl Corridor {
         }
     }
 
-    /// The same environment as explicit tables, for the exact tools.
+    /// The same environment as explicit tables, for the exact tools (`O(k)` memory).
     pub fn to_tabular(&self) -> TabularEnv {
         let n = self.k + 1;
         let mut branches = Vec::with_capacity(2 * n);

@@ -77,6 +77,14 @@ pub enum CommittedQError {
         /// Why it is invalid.
         reason: &'static str,
     },
+    /// A proper chain whose expected visit counts overflow f64: episodes end with probability
+    /// one, but so slowly (an exit probability near 1e-300, say) that the solve is singular in
+    /// floating point.
+    #[error("{what}: the linear solve is numerically singular (episodes end with probability one, but expected lengths overflow f64)")]
+    IllConditioned {
+        /// Which solve.
+        what: &'static str,
+    },
     /// A policy does not end its episodes with probability one, so its undiscounted value is
     /// undefined.
     #[error("the policy is improper: from state {state} the episode never ends")]

@@ -187,6 +187,11 @@ impl Chain {
         let v = a.lu().solve(&b).ok_or(CommittedQError::ImproperPolicy {
             state: idx.first().copied().unwrap_or(0),
         })?;
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(CommittedQError::IllConditioned {
+                what: "policy evaluation",
+            });
+        }
         let mut out = vec![None; reach.len()];
         for (k, &i) in idx.iter().enumerate() {
             out[i] = Some(v[k]);
@@ -204,6 +209,16 @@ impl Chain {
         let d = a.lu().solve(&b).ok_or(CommittedQError::ImproperPolicy {
             state: idx.first().copied().unwrap_or(0),
         })?;
+        // Visit counts are at least the start mass; a non-finite or negative one is a
+        // numerically singular solve.
+        if d.iter()
+            .zip(&idx)
+            .any(|(x, &i)| !x.is_finite() || *x < init[i] * 0.5)
+        {
+            return Err(CommittedQError::IllConditioned {
+                what: "expected visit counts",
+            });
+        }
         let mut out = vec![0.0; reach.len()];
         for (k, &i) in idx.iter().enumerate() {
             out[i] = d[k];
@@ -270,19 +285,40 @@ pub fn evaluate_policy(env: &TabularEnv, policy: &ReactivePolicy) -> Result<Poli
 pub const ENUMERATION_LIMIT: u64 = 1 << 20;
 
 /// The `index`-th deterministic reactive policy (the base-`n_actions` digits of `index`,
-/// feature 0 first). Errors when `n_actions` is 0 (there is no policy).
+/// feature 0 first). Errors when `n_actions` is 0 (there is no policy), when `index` is not
+/// below `n_actions^n_features`, or when the policy cannot be allocated.
 pub fn policy_from_index(index: u64, n_features: usize, n_actions: usize) -> Result<Vec<usize>> {
     if n_actions == 0 {
         return Err(CommittedQError::Empty { what: "action set" });
     }
+    // index < n_actions^n_features (when that power fits in u64): a larger index would be
+    // silently reduced modulo the policy count.
+    if let Some(count) = u32::try_from(n_features)
+        .ok()
+        .and_then(|f| (n_actions as u64).checked_pow(f))
+    {
+        if index >= count {
+            return Err(CommittedQError::Parameter {
+                name: "index",
+                value: index as f64,
+                reason: "must be below n_actions^n_features, the number of policies",
+            });
+        }
+    }
+    let mut out = Vec::new();
+    out.try_reserve_exact(n_features)
+        .map_err(|_| CommittedQError::Parameter {
+            name: "n_features",
+            value: n_features as f64,
+            reason: "too many features to allocate a policy",
+        })?;
     let mut c = index;
-    Ok((0..n_features)
-        .map(|_| {
-            let a = (c % n_actions as u64) as usize;
-            c /= n_actions as u64;
-            a
-        })
-        .collect())
+    out.extend((0..n_features).map(|_| {
+        let a = (c % n_actions as u64) as usize;
+        c /= n_actions as u64;
+        a
+    }));
+    Ok(out)
 }
 
 /// The best deterministic reactive policy, found by enumeration.
@@ -620,6 +656,7 @@ pub fn behaviour_fixed_point(
             }
         }
     }
+    // (m ≥ 1: the start pairs are visited, d ≥ init > 0.)
     if let Some(sol) = sys.lu().solve(&rhs) {
         let polished = DMatrix::from_fn(f, a, |z, u| {
             let i = z * a + u;

@@ -32,6 +32,10 @@ impl Default for AliasedChainParams {
     }
 }
 
+/// The most state–action pairs [`aliased_chains`] will build: `2^24` (about 2 GB of branch
+/// lists).
+pub const MAX_GENERATED_CELLS: usize = 1 << 24;
+
 /// A random environment of *single-entrance aliased chains*: the corridor's structure made
 /// random, quasi-Markov and rewire-robust by construction.
 ///
@@ -79,6 +83,21 @@ pub fn aliased_chains<R: Rng + ?Sized>(
             name: "termination",
             value: termination,
             reason: "must lie in (0, 1] so that every policy ends its episodes",
+        });
+    }
+    // The largest possible table, f·max_len states × a actions, must stay within
+    // MAX_GENERATED_CELLS (a generator that silently allocated terabytes, or wrapped the
+    // state count, would abort or build a wrong environment).
+    let cells = f
+        .checked_mul(max_len)
+        .and_then(|n| n.checked_mul(a))
+        .filter(|&c| c <= MAX_GENERATED_CELLS);
+    if cells.is_none() {
+        return Err(CommittedQError::Parameter {
+            name: "n_features × max_len × n_actions",
+            value: f as f64 * max_len as f64 * a as f64,
+            reason:
+                "the largest possible table exceeds MAX_GENERATED_CELLS (2^24) state–action pairs",
         });
     }
     let lens: Vec<usize> = (0..f)

@@ -32,7 +32,7 @@ pub enum HmmError {
     #[error("initial distribution is invalid: {0}")]
     Initial(LinalgError),
     /// A transition matrix column is not a point mass where a deterministic one is required.
-    #[error("transition of action {action} is not deterministic: column {column} has largest entry {max_entry} (expected 1 ± {tol})")]
+    #[error("transition of action {action} is not deterministic: column {column} has largest entry {max_entry} (expected 1 ± {tol} and exact zeros elsewhere)")]
     NotDeterministic {
         /// Which action.
         action: usize,

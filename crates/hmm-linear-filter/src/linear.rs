@@ -242,8 +242,45 @@ impl LinearFilter {
     }
 
     /// `w ← α·A(action)·w + β·(log E)ᵀ e_obs`.
+    ///
+    /// Errors: an action or observation out of range, and [`HmmError::NoBelief`] when the new
+    /// logits define no belief — a NaN or `+∞` (overflow, possible for `|α| > 1` or huge
+    /// parts given to [`from_parts`](Self::from_parts)) or every entry `−∞`. On error the
+    /// state is unchanged.
     #[inline]
     pub fn step_with_action(&mut self, action: usize, obs: usize) -> Result<(), HmmError> {
+        self.step_inner(action, obs, None)
+    }
+
+    /// `w ← α·A(action)·w + β·(log E)ᵀ e_obs + u`, with an extra input `u` (the paper's
+    /// correction input, e.g. `u_1 = P(l*_0 − l̃_0)` to start from arbitrary logits `l̃_0`).
+    /// Renormalisation (when on) comes after the input. Errors as
+    /// [`step_with_action`](Self::step_with_action), and for a `u` of the wrong length or
+    /// with a NaN or `+∞` entry (`−∞` is allowed: it sets a state's belief to zero).
+    pub fn step_with_input(
+        &mut self,
+        action: usize,
+        obs: usize,
+        u: &[f64],
+    ) -> Result<(), HmmError> {
+        if u.len() != self.w.len() {
+            return Err(HmmError::Shape {
+                what: "input u",
+                expected: format!("{}", self.w.len()),
+                got: format!("{}", u.len()),
+            });
+        }
+        // −∞ entries are allowed (they keep a zero-probability state at zero); NaN and +∞ not.
+        if let Some(index) = u.iter().position(|&x| x.is_nan() || x == f64::INFINITY) {
+            return Err(HmmError::NaN {
+                what: "input u (NaN or +∞)",
+                index,
+            });
+        }
+        self.step_inner(action, obs, Some(u))
+    }
+
+    fn step_inner(&mut self, action: usize, obs: usize, u: Option<&[f64]>) -> Result<(), HmmError> {
         let Self {
             gathers,
             log_e,
@@ -265,43 +302,34 @@ impl LinearFilter {
         for ((n, &src), &l) in next.iter_mut().zip(g).zip(le) {
             *n = alpha * w[src] + beta * l;
         }
-        if self.renormalise {
-            let m = self.next.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            if m.is_finite() {
-                self.next.iter_mut().for_each(|x| *x -= m);
-                self.offset += m;
+        if let Some(u) = u {
+            for (n, &ui) in next.iter_mut().zip(u) {
+                *n += ui;
             }
         }
+        // One pass for the largest entry and any NaN: the state must stay a belief.
+        let (mut m, mut nan) = (f64::NEG_INFINITY, false);
+        for &x in next.iter() {
+            nan |= x.is_nan();
+            m = m.max(x);
+        }
+        if nan || m == f64::INFINITY || (m == f64::NEG_INFINITY && !next.is_empty()) {
+            return Err(HmmError::NoBelief {
+                what: "logits after the step",
+                reason: if nan {
+                    "a NaN (an overflow such as ∞ − ∞)".into()
+                } else if m == f64::INFINITY {
+                    "an entry overflowed to +∞".into()
+                } else {
+                    "every entry is −∞".into()
+                },
+            });
+        }
+        if self.renormalise {
+            self.next.iter_mut().for_each(|x| *x -= m);
+            self.offset += m;
+        }
         std::mem::swap(&mut self.w, &mut self.next);
-        Ok(())
-    }
-
-    /// `w ← α·A(action)·w + β·(log E)ᵀ e_obs + u`, with an extra input `u` (the paper's
-    /// correction input, e.g. `u_1 = P(l*_0 − l̃_0)` to start from arbitrary logits `l̃_0`).
-    pub fn step_with_input(
-        &mut self,
-        action: usize,
-        obs: usize,
-        u: &[f64],
-    ) -> Result<(), HmmError> {
-        if u.len() != self.w.len() {
-            return Err(HmmError::Shape {
-                what: "input u",
-                expected: format!("{}", self.w.len()),
-                got: format!("{}", u.len()),
-            });
-        }
-        // −∞ entries are allowed (they keep a zero-probability state at zero); NaN and +∞ not.
-        if let Some(index) = u.iter().position(|&x| x.is_nan() || x == f64::INFINITY) {
-            return Err(HmmError::NaN {
-                what: "input u (NaN or +∞)",
-                index,
-            });
-        }
-        self.step_with_action(action, obs)?;
-        for (w, &ui) in self.w.iter_mut().zip(u) {
-            *w += ui;
-        }
         Ok(())
     }
 

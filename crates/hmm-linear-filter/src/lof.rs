@@ -46,8 +46,12 @@ impl<'m> LogForwardFilter<'m> {
     ) -> Result<Self, HmmError> {
         let mut f = Self::new(model);
         crate::error::check_logits("initial logits", f.logits.len(), l0)?;
-        let c = logsumexp(l0);
-        f.logits = l0.iter().map(|x| x - c).collect();
+        // Shift by the maximum first: for logits near ±1e300, `x − logsumexp(l0)` would lose
+        // the log-sum's last term (log 2, say) to rounding.
+        let m = l0.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let shifted: Vec<f64> = l0.iter().map(|x| x - m).collect();
+        let c = logsumexp(&shifted);
+        f.logits = shifted.iter().map(|x| x - c).collect();
         Ok(f)
     }
 

@@ -1,8 +1,8 @@
 use crate::HmmError;
 use nalgebra::DMatrix;
 
-/// Tolerance for "this entry is 1" / "this entry is 0" when reading a deterministic transition
-/// matrix: `1e-12`.
+/// Tolerance for "this entry is 1" when reading a deterministic transition matrix: `1e-12`
+/// (the other entries of the column must be exactly 0).
 pub const DETERMINISTIC_TOL: f64 = 1e-12;
 
 /// The functional graph `j ↦ f(j)` of a deterministic transition (`T[f(j), j] = 1`): its
@@ -95,7 +95,9 @@ impl DeterministicStructure {
     }
 
     /// Reads a deterministic transition matrix: every column must hold one entry `1 ±`
-    /// [`DETERMINISTIC_TOL`] (the rest are then ≈ 0 by the column sum).
+    /// [`DETERMINISTIC_TOL`] and zeros elsewhere — exactly zero, since the exact filters would
+    /// silently ignore any leak (use [`NearDeterministic::decompose`] and the adaptive filter
+    /// for `T = D + εQ`).
     pub fn from_matrix(t: &DMatrix<f64>, action: usize) -> Result<Self, HmmError> {
         check_square_stochastic(t, action)?;
         let mut succ = Vec::with_capacity(t.ncols());
@@ -109,7 +111,11 @@ impl DeterministicStructure {
                     expected: "non-empty".into(),
                     got: "empty".into(),
                 })?;
-            if (m - 1.0).abs() > DETERMINISTIC_TOL {
+            // Every other entry must be exactly 0: a leak, however small, is a transition the
+            // exact filters would ignore, and the error it causes is not bounded by its size (a
+            // 5e-13 leak moved a belief from 1e-5 to 1e-10 in the robustness suite).
+            let leak = col.iter().enumerate().any(|(r, &v)| r != i && v != 0.0);
+            if leak || (m - 1.0).abs() > DETERMINISTIC_TOL {
                 return Err(HmmError::NotDeterministic {
                     action,
                     column: j,

@@ -3,7 +3,8 @@ use crate::HmmError;
 use nalgebra::DMatrix;
 use std::collections::HashMap;
 
-/// Largest period `M` for which [`chernoff_xi`] runs (it costs `O(M · |S|²)` integrals at worst).
+/// Largest period `M` for which [`chernoff_xi`] runs (each pair of states costs the period of
+/// its own orbit, at most `|S|²` integrals).
 pub const MAX_ORDER: u64 = 100_000;
 
 /// `Λ(t) = log Σ_o p_o^{1+t} q_o^{−t}` (the log moment generating function of the log-likelihood
@@ -41,7 +42,29 @@ fn integral(p: &[f64], q: &[f64], m: f64) -> f64 {
             cumulant(p, q, t) / t
         }
     };
-    quadrature::double_exponential::integrate(f, -1.0 / m, 0.0, 1e-12).integral
+    // Λ is convex with Λ(−1) ≤ 0 = Λ(0), so Λ(t)/t ≥ 0 on [−1/M, 0] and so is the integral;
+    // a negative result (seen down to −1e-30 for nearly equal p and q) is rounding.
+    quadrature::double_exponential::integrate(f, -1.0 / m, 0.0, 1e-12)
+        .integral
+        .max(0.0)
+}
+
+/// The length of the cycle through the recurrent state `i`.
+fn cycle_len(succ: &[usize], i: usize) -> usize {
+    let (mut v, mut len) = (succ[i], 1);
+    while v != i {
+        v = succ[v];
+        len += 1;
+    }
+    len
+}
+
+fn lcm(a: usize, b: usize) -> usize {
+    let (mut x, mut y) = (a, b);
+    while y != 0 {
+        (x, y) = (y, x % y);
+    }
+    a / x * b
 }
 
 /// The Chernoff-type constant `ξ` of the paper's rate theorem (Thm 5.7):
@@ -91,16 +114,20 @@ pub fn chernoff_xi(
             if i == j {
                 continue;
             }
+            // The pair (Pⁿi, Pⁿj) repeats with period L = lcm(cycle lengths of i and j), which
+            // divides M: the average over M steps is the average over L (O(L) ≤ O(|S|²)
+            // integrals per pair instead of O(M)).
+            let period = lcm(cycle_len(succ, i), cycle_len(succ, j));
             let (mut a, mut b) = (i, j);
             let mut total = 0.0;
-            for _ in 0..m {
+            for _ in 0..period {
                 a = succ[a];
                 b = succ[b];
                 total += *cache
                     .entry((a, b))
                     .or_insert_with(|| integral(&cols[a], &cols[b], m as f64));
             }
-            xi = xi.min(total / m as f64);
+            xi = xi.min(total / period as f64);
         }
     }
     Ok(xi)
