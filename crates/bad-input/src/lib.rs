@@ -15,7 +15,7 @@
 //!
 //! [`Suite::finish`] prints the table and fails the test if any count is non-zero.
 //! `ROBUSTNESS_CASES` sets the cases per entry point (default [`DEFAULT_CASES`], for CI; 10⁴
-//! for a deep run). Every entry point draws from its own stream, seeded from its name, so a
+//! for a deep run; `ROBUSTNESS_SHOW=1` prints each panic's message). Every entry point draws from its own stream, seeded from its name, so a
 //! failing case is reproduced by running the suite again.
 //!
 //! ```
@@ -31,6 +31,7 @@
 
 use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
+use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -101,6 +102,10 @@ impl Gen {
             2 => (self.rng.random::<f64>() - 0.5) * 10f64.powi(self.rng.random_range(-30..30)),
             _ => self.rng.random_range(-5..5) as f64,
         }
+    }
+    /// A clean uniform value in `[0, 1)` (never hostile).
+    pub fn uniform(&mut self) -> f64 {
+        self.rng.random::<f64>()
     }
     /// Usually a value in `[0, 1)`, a third of the time any float ([`Gen::f`]): for levels,
     /// probabilities and α/δ/ε parameters.
@@ -344,14 +349,22 @@ impl Suite {
 
     /// A suite with `cases` cases per entry point.
     pub fn with_cases(cases: usize) -> Self {
-        std::panic::set_hook(Box::new(|_| {}));
+        // ROBUSTNESS_SHOW=1 keeps the default hook: every panic's message and location.
+        if std::env::var_os("ROBUSTNESS_SHOW").is_none() {
+            std::panic::set_hook(Box::new(|_| {}));
+        }
         let current: Arc<Mutex<Option<(String, Instant)>>> = Arc::new(Mutex::new(None));
         let watch = Arc::downgrade(&current);
         std::thread::spawn(move || {
             while let Some(cur) = watch.upgrade() {
                 if let Some((name, start)) = cur.lock().map(|g| g.clone()).unwrap_or(None) {
                     if start.elapsed() > HANG {
-                        eprintln!("robustness: a call of `{name}` ran over {HANG:?} (a hang)");
+                        // Straight to the process's stderr: the test harness's capture of
+                        // `eprintln!` would be lost with the abort.
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "robustness: a call of `{name}` ran over {HANG:?} (a hang)"
+                        );
                         std::process::abort();
                     }
                 }

@@ -163,7 +163,7 @@ impl RowFn for TrueLabelScore<'_> {
         // Labels are validated before the rows are scored.
         out[0] = self
             .score
-            .label_score(p, self.labels[i], u)
+            .label_score_unchecked(p, self.labels[i], u)
             .unwrap_or(f64::NAN)
             + v;
     }
@@ -178,7 +178,7 @@ impl RowFn for PrefixSet {
     type Out = u64;
     fn call(&self, _: usize, p: &[f64], u: f64, v: f64, _: &mut Scratch, out: &mut [u64]) {
         self.score
-            .prefix_set(p, u, self.threshold - v, |y| out[y / 64] |= 1 << (y % 64));
+            .prefix_set_unchecked(p, u, self.threshold - v, |y| out[y / 64] |= 1 << (y % 64));
     }
 }
 
@@ -193,7 +193,7 @@ impl RowFn for PerClassSet<'_> {
         s.scores.resize(p.len(), 0.0);
         if self
             .score
-            .label_scores(p, u, &mut s.order, &mut s.scores)
+            .label_scores_unchecked(p, u, &mut s.order, &mut s.scores)
             .is_err()
         {
             return;

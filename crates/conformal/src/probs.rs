@@ -99,8 +99,16 @@ impl Probabilities {
     }
 
     /// Row `i`.
+    ///
+    /// # Panics
+    /// If `i ≥ self.len()`, like a slice index.
     #[inline]
     pub fn row(&self, i: usize) -> &[f64] {
+        assert!(
+            i < self.len(),
+            "Probabilities: row {i} out of range ({} rows)",
+            self.len()
+        );
         &self.data[i * self.n_classes..(i + 1) * self.n_classes]
     }
 

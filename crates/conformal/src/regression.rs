@@ -51,9 +51,18 @@ impl ConformalRegressor {
         self.alpha
     }
 
-    /// The interval for one prediction.
+    /// The interval for one prediction, `ŷ ± q̂` widened by `4ε · max(|ŷ|, q̂)` (ε = 2⁻⁵²)
+    /// and rounded outward: a target whose residual `|y − ŷ|` is at most `q̂` *as computed*
+    /// (the calibration point at the threshold, say) is then inside it. The residual's own
+    /// rounding is up to an ulp of `max(|ŷ|, q̂)`, which `ŷ ± q̂` rounded to nearest does not
+    /// cover: without the widening the threshold point itself was left out (the robustness
+    /// suite found it at n = 1). Ends are `±∞` where they overflow (or `q̂ = +∞`).
     pub fn interval(&self, prediction: f64) -> (f64, f64) {
-        (prediction - self.half_width, prediction + self.half_width)
+        let slack = 4.0 * f64::EPSILON * prediction.abs().max(self.half_width);
+        (
+            (prediction - self.half_width - slack).next_down(),
+            (prediction + self.half_width + slack).next_up(),
+        )
     }
 
     /// Intervals for many predictions; errors on empty or non-finite input.

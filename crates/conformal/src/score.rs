@@ -54,6 +54,23 @@ pub enum Score {
     Margin,
 }
 
+/// A probability row and a draw `u ∈ [0, 1]`, as the public score functions require.
+fn check_row(p: &[f64], u: f64) -> Result<()> {
+    core_linalg::check_probability_vector(p, crate::probs::row_sum_tolerance(p.len()))
+        .map_err(|source| ConformalError::Probabilities { row: 0, source })?;
+    if !(0.0..=1.0).contains(&u) {
+        return Err(ConformalError::Parameter {
+            name: "u",
+            value: u,
+            reason: "the score's uniform draw must lie in [0, 1]",
+        });
+    }
+    Ok(())
+}
+
+/// The largest rank penalty λ [`Score::check`] accepts for RAPS and SAPS.
+const MAX_LAMBDA: f64 = 1e300;
+
 impl Score {
     /// Short name (`"lac"`, `"aps"`, …).
     pub fn name(&self) -> &'static str {
@@ -83,21 +100,22 @@ impl Score {
         )
     }
 
-    /// Validates the score's parameters (`λ ≥ 0` finite for RAPS, `λ > 0` finite for SAPS).
+    /// Validates the score's parameters (`0 ≤ λ ≤ 1e300` for RAPS, `0 < λ ≤ 1e300` for SAPS:
+    /// below the bound `λ · rank` stays finite for any number of classes under 10^8).
     pub fn check(&self) -> Result<()> {
         match *self {
-            Score::Raps { lambda, .. } if !(lambda.is_finite() && lambda >= 0.0) => {
+            Score::Raps { lambda, .. } if !(0.0..=MAX_LAMBDA).contains(&lambda) => {
                 Err(ConformalError::Parameter {
                     name: "RAPS lambda",
                     value: lambda,
-                    reason: "must be finite and non-negative",
+                    reason: "must lie in [0, 1e300] (larger overflows λ · rank)",
                 })
             }
-            Score::Saps { lambda, .. } if !(lambda.is_finite() && lambda > 0.0) => {
+            Score::Saps { lambda, .. } if !(lambda > 0.0 && lambda <= MAX_LAMBDA) => {
                 Err(ConformalError::Parameter {
                     name: "SAPS lambda",
                     value: lambda,
-                    reason: "must be finite and positive",
+                    reason: "must lie in (0, 1e300] (larger overflows λ · rank)",
                 })
             }
             _ => Ok(()),
@@ -167,8 +185,23 @@ impl Score {
     }
 
     /// The score of every label of one row: `out[y] = s(x, y)` for draw `u`. `order` is scratch
-    /// space (resized as needed). Errors when `out` and `p` differ in length.
+    /// space (resized as needed). Errors when `out` and `p` differ in length, when `p` is not a
+    /// probability row (finite, in `[0, 1]`, summing to one within
+    /// [`row_sum_tolerance`](crate::probs::row_sum_tolerance); other values can overflow the
+    /// scores) or `u ∉ [0, 1]`.
     pub fn label_scores(
+        &self,
+        p: &[f64],
+        u: f64,
+        order: &mut Vec<usize>,
+        out: &mut [f64],
+    ) -> Result<()> {
+        check_row(p, u)?;
+        self.label_scores_unchecked(p, u, order, out)
+    }
+
+    /// [`Self::label_scores`] on a row already validated (a [`Probabilities`](crate::Probabilities) row).
+    pub(crate) fn label_scores_unchecked(
         &self,
         p: &[f64],
         u: f64,
@@ -191,8 +224,14 @@ impl Score {
 
     /// The score of one label `y` (for calibration), computed by the same walk as prediction
     /// (the mass ranked ahead of `y` summed in rank order). Errors when `y` is not a class of
-    /// the row.
+    /// the row, and as [`Self::label_scores`] for the row and `u`.
     pub fn label_score(&self, p: &[f64], y: usize, u: f64) -> Result<f64> {
+        check_row(p, u)?;
+        self.label_score_unchecked(p, y, u)
+    }
+
+    /// [`Self::label_score`] on a row already validated.
+    pub(crate) fn label_score_unchecked(&self, p: &[f64], y: usize, u: f64) -> Result<f64> {
         if y >= p.len() {
             return Err(ConformalError::Label {
                 label: y,
@@ -215,8 +254,22 @@ impl Score {
 
     /// Calls `keep(y)` for every label whose score is at most `q`, in rank order, stopping at
     /// the first that exceeds it (every score is non-decreasing in rank). `O(K · set size)` for
-    /// few classes: prediction sets are usually small, so this beats sorting every row.
-    pub fn prefix_set(&self, p: &[f64], u: f64, q: f64, mut keep: impl FnMut(usize)) {
+    /// few classes: prediction sets are usually small, so this beats sorting every row. Errors
+    /// as [`Self::label_scores`] for the row and `u` (then nothing is kept).
+    pub fn prefix_set(&self, p: &[f64], u: f64, q: f64, keep: impl FnMut(usize)) -> Result<()> {
+        check_row(p, u)?;
+        self.prefix_set_unchecked(p, u, q, keep);
+        Ok(())
+    }
+
+    /// [`Self::prefix_set`] on a row already validated.
+    pub(crate) fn prefix_set_unchecked(
+        &self,
+        p: &[f64],
+        u: f64,
+        q: f64,
+        mut keep: impl FnMut(usize),
+    ) {
         let mut order = Vec::new();
         let lac = matches!(self, Score::Lac);
         self.walk(p, u, &mut order, |j, s| {

@@ -10,12 +10,18 @@ pub struct PredictionSets {
 
 impl PredictionSets {
     /// `n` empty sets over `n_classes` classes.
+    ///
+    /// # Panics
+    /// If `n · ⌈n_classes/64⌉` words overflow `usize` (like `vec!` on a capacity overflow).
     pub fn empty(n: usize, n_classes: usize) -> Self {
         let words = n_classes.div_ceil(64).max(1);
+        let total = n
+            .checked_mul(words)
+            .unwrap_or_else(|| panic!("PredictionSets: {n} rows × {words} words overflow usize"));
         Self {
             n_classes,
             words,
-            bits: vec![0; n * words],
+            bits: vec![0; total],
         }
     }
 
@@ -40,6 +46,16 @@ impl PredictionSets {
     /// Number of classes.
     pub fn n_classes(&self) -> usize {
         self.n_classes
+    }
+
+    /// Panics unless `i` is a row: `i · words` could wrap and read another row.
+    #[inline]
+    fn check_row(&self, i: usize) {
+        assert!(
+            i < self.len(),
+            "PredictionSets: row {i} out of range ({} rows)",
+            self.len()
+        );
     }
 
     /// Adds class `y` to set `i`. Errors when `i` is not a row or `y` not a class (a class
@@ -69,6 +85,7 @@ impl PredictionSets {
     /// When `i ≥ self.len()`, like a slice index.
     #[inline]
     pub fn contains(&self, i: usize, y: usize) -> bool {
+        self.check_row(i);
         y < self.n_classes && self.bits[i * self.words + y / 64] >> (y % 64) & 1 == 1
     }
 
@@ -78,6 +95,7 @@ impl PredictionSets {
     /// When `i ≥ self.len()`, like a slice index.
     #[inline]
     pub fn size(&self, i: usize) -> usize {
+        self.check_row(i);
         self.bits[i * self.words..(i + 1) * self.words]
             .iter()
             .map(|w| w.count_ones() as usize)

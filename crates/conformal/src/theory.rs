@@ -9,7 +9,8 @@
 use crate::error::check_alpha;
 use crate::{ConformalError, Result};
 use core_linalg::{
-    beta_binomial_cdf, beta_binomial_pmf, beta_cdf, beta_pdf, beta_quantile, conformal_rank,
+    beta_binomial_cdf, beta_binomial_pmf, beta_binomial_quantile, beta_cdf, beta_pdf,
+    beta_quantile, conformal_rank, student_t_quantile,
 };
 
 /// Refuses a NaN coverage level (statrs used to panic on it; a comparison would silently say 0).
@@ -32,10 +33,23 @@ pub struct CoverageLaw {
     l: usize,
 }
 
+/// The largest calibration size [`CoverageLaw`] accepts: `2^40` (about 1.1e12). The law's
+/// shapes are of order `n`, and the incomplete beta at shapes beyond this loses the accuracy
+/// its quantiles need (the coverage sd is then below 1e-6 anyway).
+pub const MAX_LAW_N: usize = 1 << 40;
+
 impl CoverageLaw {
-    /// The law for `n` calibration points at miscoverage `α ∈ (0, 1)`.
+    /// The law for `n ≤` [`MAX_LAW_N`] calibration points at miscoverage `α ∈ (0, 1)`.
     pub fn new(n: usize, alpha: f64) -> Result<Self> {
         check_alpha(alpha)?;
+        if n > MAX_LAW_N {
+            return Err(ConformalError::Parameter {
+                name: "n",
+                value: n as f64,
+                reason:
+                    "more calibration points than MAX_LAW_N (2^40): the Beta shapes lose accuracy",
+            });
+        }
         let k = conformal_rank(n, alpha);
         Ok(Self {
             n,
@@ -105,10 +119,19 @@ impl CoverageLaw {
         }
     }
 
-    /// The law of empirical coverage on `m ≥ 1` test points.
+    /// The law of empirical coverage on `1 ≤ m ≤` [`core_linalg::BETA_BINOMIAL_MAX_TRIALS`]
+    /// (10^7) test points (its pmf is summed term by term; for more test points `K/m` is within
+    /// `O(1/√m)` of the coverage law itself).
     pub fn on_test_points(&self, m: usize) -> Result<EmpiricalCoverageLaw> {
         if m == 0 {
             return Err(ConformalError::Empty { what: "test set" });
+        }
+        if m as u64 > core_linalg::BETA_BINOMIAL_MAX_TRIALS {
+            return Err(ConformalError::Parameter {
+                name: "m",
+                value: m as f64,
+                reason: "more test points than core_linalg::BETA_BINOMIAL_MAX_TRIALS (10^7)",
+            });
         }
         Ok(EmpiricalCoverageLaw { law: *self, m })
     }
@@ -174,17 +197,19 @@ impl EmpiricalCoverageLaw {
                 reason: "quantile level must lie in [0, 1]",
             });
         }
-        // The CDF is non-decreasing in k: binary search (O(m log m), each CDF O(m)).
-        let (mut lo, mut hi) = (0usize, self.m);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.cdf(mid)? >= p - 1e-12 {
-                hi = mid;
-            } else {
-                lo = mid + 1;
+        // One pass of the CDF's own running sum (O(m)); agrees with `cdf` to the bit.
+        let k = match self.law.shapes() {
+            // Trivial: K = m surely.
+            None => {
+                if p <= 1e-12 {
+                    0
+                } else {
+                    self.m
+                }
             }
-        }
-        Ok(lo as f64 / self.m as f64)
+            Some((a, b)) => beta_binomial_quantile(p, self.m as u64, a, b)? as usize,
+        };
+        Ok(k as f64 / self.m as f64)
     }
 }
 
@@ -257,6 +282,10 @@ fn tooth_start(l: usize, alpha: f64, mut lo: usize, mut hi: usize) -> usize {
     lo
 }
 
+/// Teeth of the saw-tooth walked one by one before [`plan_calibration_size`] switches to
+/// bisection over teeth (see there): 50 000 (at most about 0.5 s of probability evaluations).
+pub const PLAN_WALK_TEETH: usize = 50_000;
+
 /// The calibration size to collect so that a single calibration set gives coverage
 /// `≥ 1 − α − ε` with probability `≥ 1 − δ` (under the exact Beta law, standard rank rule):
 /// the smallest `n₀` from which **every** larger size meets the target, with the first size
@@ -267,9 +296,22 @@ fn tooth_start(l: usize, alpha: f64, mut lo: usize, mut hi: usize) -> usize {
 /// Why this is safe to act on: for fixed `l = ⌊(n + 1)α⌋` coverage is Beta(n + 1 − l, l), which
 /// grows stochastically with `n`, so within one tooth of the saw-tooth the probability only
 /// increases; it can drop only at a tooth's first size. The planner therefore checks the first
-/// size of every tooth from its answer up to `max(2 n₀, n₀ + 10/α)` (reported as
-/// [`CalibrationPlan::verified_up_to`]) and moves past any that fails. Errors on `α ∉ (0, 1)`,
-/// `ε ∉ (0, 1 − α)`, `δ ∉ (0, 1)`, or no answer up to [`PLAN_LIMIT`].
+/// size of every tooth from its answer up to `max(2 n₀, n₀ + 10/α)`, or [`PLAN_WALK_TEETH`]
+/// teeth if that comes first (reported as [`CalibrationPlan::verified_up_to`]), and moves past
+/// any that fails.
+///
+/// Bounded work: teeth are walked one by one while there are at most [`PLAN_WALK_TEETH`] of
+/// them to walk (every target whose answer is below about `50 000/α`, where the answers are exact
+/// as described). Beyond that the planner bisects over teeth — for the first tooth whose last
+/// size meets the target (`first_n`) and for the first tooth whose first size does (where the
+/// walk to `n₀` starts) — which finds the boundary exactly where the probability at those sizes
+/// is monotone in the tooth. It is not quite: the saw-tooth's offset (under `α/(n + 1)` in mean
+/// coverage) makes it non-monotone over about `2α²/ε` teeth around the boundary, so the
+/// planner looks back `4α²/ε` teeth from the bisection's answer for `first_n`, and walks
+/// forward from its `n₀` as above (a later failing tooth moves `n₀` past it). A target that by the normal approximation needs more
+/// than `2 ·` [`PLAN_LIMIT`] points (`n ≈ z²_{1−δ} α(1 − α)/ε²`) is refused at once.
+///
+/// Errors on `α ∉ (0, 1)`, `ε ∉ (0, 1 − α)`, `δ ∉ (0, 1)`, or no answer up to [`PLAN_LIMIT`].
 pub fn plan_calibration_size(alpha: f64, epsilon: f64, delta: f64) -> Result<CalibrationPlan> {
     check_alpha(alpha)?;
     if !(epsilon > 0.0 && epsilon < 1.0 - alpha) {
@@ -287,29 +329,43 @@ pub fn plan_calibration_size(alpha: f64, epsilon: f64, delta: f64) -> Result<Cal
         });
     }
     let t = 1.0 - alpha - epsilon;
-    let start = min_calibration_size(alpha)?;
-    let probability =
-        |n: usize| -> Result<f64> { Ok(1.0 - CoverageLaw::new(n, alpha)?.prob_below(t)?) };
-    let ok = |n: usize| -> Result<bool> { Ok(probability(n)? >= 1.0 - delta) };
     let impossible = || ConformalError::ImpossibleTarget {
         level: t,
         confidence: 1.0 - delta,
         limit: PLAN_LIMIT,
     };
-    // Gallop to a size that meets the target.
+    // Hopeless targets at once: the normal approximation's size (tiny ε, say ε = 1e-300).
+    if delta < 0.5 {
+        let z = student_t_quantile(1.0 - delta, 1e6).unwrap_or(40.0);
+        let needed = z * z * alpha * (1.0 - alpha) / (epsilon * epsilon);
+        if needed.is_nan() || needed > 2.0 * PLAN_LIMIT as f64 {
+            return Err(impossible());
+        }
+    }
+    let start = min_calibration_size(alpha)?;
+    if start >= PLAN_LIMIT {
+        // α below about 1e-7: even the smallest non-trivial size is past the search limit.
+        return Err(impossible());
+    }
+    let probability =
+        |n: usize| -> Result<f64> { Ok(1.0 - CoverageLaw::new(n, alpha)?.prob_below(t)?) };
+    let ok = |n: usize| -> Result<bool> { Ok(probability(n)? >= 1.0 - delta) };
+    // Teeth: tooth l holds the sizes with l(n) = l; its first and last sizes.
+    let first_of = |l: usize| tooth_start(l, alpha, start, PLAN_LIMIT + 1);
+    let last_of = |n: usize| tooth_start(tooth(n, alpha) + 1, alpha, n, PLAN_LIMIT + 1) - 1;
+    // Gallop to a size whose tooth's first size meets the target (so every later tooth is
+    // expected to).
     let mut hi = start.max(1);
-    while !ok(hi)? {
+    while !ok(first_of(tooth(hi, alpha)))? {
         if hi >= PLAN_LIMIT {
             return Err(impossible());
         }
         hi = (hi * 2).min(PLAN_LIMIT);
     }
-    // Within a tooth the probability grows with n: the first size of the tooth containing
-    // `from` (at or after `from`) that meets the target, or the next tooth's first size when
-    // none of this one does.
-    let tooth_end = |n: usize| tooth_start(tooth(n, alpha) + 1, alpha, n, PLAN_LIMIT + 1) - 1;
+    // The first size meeting the target inside the tooth of `from` (at or after `from`), or
+    // the next tooth's first size when none of this one does.
     let first_ok_from = |from: usize| -> Result<std::result::Result<usize, usize>> {
-        let end = tooth_end(from);
+        let end = last_of(from);
         if end >= PLAN_LIMIT || !ok(end)? {
             return Ok(Err(end + 1));
         }
@@ -324,34 +380,79 @@ pub fn plan_calibration_size(alpha: f64, epsilon: f64, delta: f64) -> Result<Cal
         }
         Ok(Ok(lo))
     };
-    let mut first_n = start;
-    loop {
-        match first_ok_from(first_n)? {
-            Ok(n) => {
-                first_n = n;
-                break;
+    // The first tooth in [l_lo, l_hi] where `pred` holds, by bisection (pred(l_hi) holds).
+    let bisect_teeth = |mut l_lo: usize, mut l_hi: usize, pred: &dyn Fn(usize) -> Result<bool>| {
+        while l_lo < l_hi {
+            let mid = l_lo + (l_hi - l_lo) / 2;
+            if pred(mid)? {
+                l_hi = mid;
+            } else {
+                l_lo = mid + 1;
             }
+        }
+        Ok::<usize, ConformalError>(l_lo)
+    };
+    let (l_start, l_hi) = (tooth(start, alpha), tooth(hi, alpha));
+    let many = l_hi - l_start > PLAN_WALK_TEETH;
+    // first_n: walk the teeth from `start`; with many teeth, walk the first PLAN_WALK_TEETH and
+    // bisect the rest on "the tooth's last size meets the target".
+    let mut first_n = start;
+    let mut walked = 0;
+    let first_n = loop {
+        if many && walked == PLAN_WALK_TEETH {
+            let l_walked = tooth(first_n, alpha);
+            let mut l = bisect_teeth(l_walked, l_hi, &|l| ok(last_of(first_of(l))))?;
+            // Near the boundary the saw-tooth's offset (under α/(n + 1) in mean coverage)
+            // makes the probability non-monotone over about 2α²/ε teeth: look back twice that
+            // far for an earlier tooth that meets the target.
+            let back = ((4.0 * alpha * alpha / epsilon).ceil() as usize).min(PLAN_WALK_TEETH);
+            for l2 in l.saturating_sub(back).max(l_walked)..l {
+                if ok(last_of(first_of(l2)))? {
+                    l = l2;
+                    break;
+                }
+            }
+            match first_ok_from(first_of(l))? {
+                Ok(n) => break n,
+                Err(_) => return Err(impossible()),
+            }
+        }
+        match first_ok_from(first_n)? {
+            Ok(n) => break n,
             Err(next) if next <= hi => first_n = next,
             Err(_) => return Err(impossible()),
         }
-    }
+        walked += 1;
+    };
     // The stable answer: from a size that meets the target, check the first size of every
-    // later tooth up to the horizon; after a failure, restart inside the failing tooth.
+    // later tooth up to the horizon; after a failure, restart inside the failing tooth. With
+    // many teeth, start the walk at the first tooth whose first size meets the target (by
+    // bisection), inside the tooth before it.
     let mut n0 = first_n;
+    if many && tooth(first_n, alpha) < l_hi {
+        let l = bisect_teeth(tooth(first_n, alpha), l_hi, &|l| ok(first_of(l)))?;
+        if l > tooth(first_n, alpha) {
+            n0 = match first_ok_from(first_of(l - 1).max(first_n))? {
+                Ok(m) => m,
+                Err(next) => next,
+            };
+        }
+    }
     'verify: loop {
         let horizon = (2 * n0)
             .max(n0 + (10.0 / alpha).ceil() as usize)
             .min(PLAN_LIMIT);
         let mut n = n0;
+        let mut teeth = 0;
         loop {
-            let next = tooth_end(n) + 1;
-            if next > horizon {
+            let next = last_of(n) + 1;
+            if next > horizon || teeth == PLAN_WALK_TEETH {
                 return Ok(CalibrationPlan {
                     n: n0,
                     probability: probability(n0)?,
                     mean: CoverageLaw::new(n0, alpha)?.mean(),
                     first_n,
-                    verified_up_to: horizon,
+                    verified_up_to: if next > horizon { horizon } else { next - 1 },
                 });
             }
             if !ok(next)? {
@@ -366,6 +467,7 @@ pub fn plan_calibration_size(alpha: f64, epsilon: f64, delta: f64) -> Result<Cal
                 continue 'verify;
             }
             n = next;
+            teeth += 1;
         }
     }
 }

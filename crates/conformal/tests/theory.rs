@@ -181,3 +181,32 @@ fn empirical_quantile_is_the_first_k_by_cumulative_mass_and_scales() {
     assert!((q - 0.9).abs() < 0.01, "{q}");
     assert!(t0.elapsed().as_secs_f64() < 2.0);
 }
+
+/// Targets whose answers lie thousands of teeth past the minimum size take the planner's
+/// bisection path (more than `PLAN_WALK_TEETH` teeth); its answers must match a plain scan of
+/// every size.
+#[test]
+fn planner_bisection_path_matches_a_full_scan() {
+    use conformal::theory::PLAN_WALK_TEETH;
+    for (alpha, eps, delta) in [(0.5, 2e-3, 0.1), (0.3, 1.5e-3, 0.05)] {
+        let plan = plan_calibration_size(alpha, eps, delta).unwrap();
+        let start = min_calibration_size(alpha).unwrap();
+        // The bisection path was taken: the answer is more than PLAN_WALK_TEETH teeth out.
+        assert!(((plan.n - start) as f64 * alpha) > PLAN_WALK_TEETH as f64);
+        let t = 1.0 - alpha - eps;
+        let ok = |n: usize| {
+            1.0 - CoverageLaw::new(n, alpha).unwrap().prob_below(t).unwrap() >= 1.0 - delta
+        };
+        let scan: Vec<bool> = (0..=plan.verified_up_to)
+            .map(|n| n >= start && ok(n))
+            .collect();
+        let first = (start..=plan.verified_up_to).find(|&n| scan[n]).unwrap();
+        let stable = (start..=plan.verified_up_to)
+            .rev()
+            .take_while(|&n| scan[n])
+            .last()
+            .unwrap();
+        assert_eq!(plan.first_n, first, "{alpha} {eps} {delta}");
+        assert_eq!(plan.n, stable, "{alpha} {eps} {delta}");
+    }
+}

@@ -1,6 +1,7 @@
 use crate::LinalgError;
 use statrs::distribution::{Beta, Continuous, ContinuousCDF, Normal, StudentsT};
 use statrs::function::beta::ln_beta;
+use statrs::function::gamma::ln_gamma;
 
 fn beta_shapes(a: f64, b: f64) -> Result<Beta, LinalgError> {
     Beta::new(a, b).map_err(|_| LinalgError::Parameter {
@@ -24,13 +25,27 @@ fn stirling_remainder(z: f64) -> f64 {
         / z
 }
 
-/// `ln[xᵃ (1 − x)ᵇ / B(a, b)]`, accurate for large shapes near the mean: with both shapes at
-/// least 10, Stirling's formula turns it into `a·ln1p(d/a) + b·ln1p(−d/b) + ½ ln(ab/(2π(a+b)))`
-/// plus remainders, `d = x·b − (1 − x)·a` (the terms that cancel in `ln Γ` never appear);
-/// otherwise `ln Γ` directly.
-fn ln_power_terms(x: f64, a: f64, b: f64) -> f64 {
+/// `ln B(a, b)` without the cancellation of `ln Γ(b) − ln Γ(a + b)` for one huge shape
+/// (statrs' `ln_beta` at `B(1, 1.8e19)` is off by thousands: each `ln Γ` is about 8e20):
+/// with `s = min(a, b)` and `L = max(a, b) ≥ 10`, Stirling's formula gives
+/// `ln Γ(L) − ln Γ(L + s) = −s ln(L + s) − (L − ½) ln1p(s/L) + s + r(L) − r(L + s)`.
+fn ln_beta_stable(a: f64, b: f64) -> f64 {
+    let (s, l) = if a <= b { (a, b) } else { (b, a) };
+    if l < 10.0 {
+        return ln_beta(a, b);
+    }
+    ln_gamma(s) - s * (l + s).ln() - (l - 0.5) * (s / l).ln_1p() + s + stirling_remainder(l)
+        - stirling_remainder(l + s)
+}
+
+/// `ln[xᵃ yᵇ / B(a, b)]` with `y = 1 − x` given separately (so a `y` below 1e-16 is not lost
+/// to rounding), accurate for large shapes near the mean: with both shapes at least 10,
+/// Stirling's formula turns it into `a·ln1p(d/a) + b·ln1p(−d/b) + ½ ln(ab/(2π(a+b)))` plus
+/// remainders, `d = x·b − y·a` (the terms that cancel in `ln Γ` never appear); otherwise `ln Γ`
+/// directly, each logarithm taken of the smaller of `x` and `y` (the other through `ln1p`).
+fn ln_power_terms(x: f64, y: f64, a: f64, b: f64) -> f64 {
     if a >= 10.0 && b >= 10.0 {
-        let d = x * b - (1.0 - x) * a;
+        let d = x * b - y * a;
         let c = a + b;
         a * (d / a).ln_1p()
             + b * (-d / b).ln_1p()
@@ -39,7 +54,12 @@ fn ln_power_terms(x: f64, a: f64, b: f64) -> f64 {
             - stirling_remainder(a)
             - stirling_remainder(b)
     } else {
-        a * x.ln() + b * (-x).ln_1p() - ln_beta(a, b)
+        let (ln_x, ln_y) = if x <= y {
+            (x.ln(), (-x).ln_1p())
+        } else {
+            ((-y).ln_1p(), y.ln())
+        };
+        a * ln_x + b * ln_y - ln_beta_stable(a, b)
     }
 }
 
@@ -113,12 +133,18 @@ pub fn beta_cdf(x: f64, a: f64, b: f64) -> Result<f64, LinalgError> {
     if x >= 1.0 {
         return Ok(1.0);
     }
-    let (swap, x, a, b) = if x < (a + 1.0) / (a + b + 2.0) {
-        (false, x, a, b)
+    beta_cdf_pair(x, 1.0 - x, a, b)
+}
+
+/// `I_x(a, b)` with `y = 1 − x` passed exactly (both in `(0, 1)`): [`binomial_cdf`] needs
+/// `x = 1 − p` for `p` far below 1e-16, which `1.0 - p` would round to 1.
+fn beta_cdf_pair(x: f64, y: f64, a: f64, b: f64) -> Result<f64, LinalgError> {
+    let (swap, x, y, a, b) = if x < (a + 1.0) / (a + b + 2.0) {
+        (false, x, y, a, b)
     } else {
-        (true, 1.0 - x, b, a)
+        (true, y, x, b, a)
     };
-    let front = ln_power_terms(x, a, b).exp() / a;
+    let front = ln_power_terms(x, y, a, b).exp() / a;
     let v = (front * beta_fraction(x, a, b)?).clamp(0.0, 1.0);
     Ok(if swap { 1.0 - v } else { v })
 }
@@ -161,6 +187,24 @@ pub fn beta_quantile(p: f64, a: f64, b: f64) -> Result<f64, LinalgError> {
     }
 }
 
+/// The largest number of trials `m` the beta-binomial functions accept: `10^7`. They sum `m`
+/// log-ratios (`ln Γ` differences at the shapes this crate meets cancel to nonsense), so a
+/// call costs `O(m)` — about 0.1 s at the limit; beyond it the law of `X/m` is within
+/// `O(1/√m)` of `Beta(a, b)` itself.
+pub const BETA_BINOMIAL_MAX_TRIALS: u64 = 10_000_000;
+
+fn check_trials(m: u64) -> Result<(), LinalgError> {
+    if m > BETA_BINOMIAL_MAX_TRIALS {
+        return Err(LinalgError::Parameter {
+            name: "m",
+            value: m as f64,
+            reason:
+                "more trials than BETA_BINOMIAL_MAX_TRIALS (10^7): the O(m) sum would take too long",
+        });
+    }
+    Ok(())
+}
+
 /// `ln P(X = 0) = Σ_{j<m} ln((b + j)/(a + b + j))` for `X ~ BetaBinomial(m, a, b)`, each ratio
 /// as `ln1p(−a/(a + b + j))` (no `ln Γ` of huge shapes, whose difference cancels).
 fn beta_binomial_ln_p0(m: u64, a: f64, b: f64) -> f64 {
@@ -175,9 +219,11 @@ fn beta_binomial_ln_step(k: u64, m: u64, a: f64, b: f64) -> f64 {
 /// `P(X = k)` for `X ~ BetaBinomial(m, a, b)` (a Binomial(m, π) count with `π ~ Beta(a, b)`):
 /// `C(m, k) B(k + a, m − k + b) / B(a, b)`, as `P(X = 0)` times the pmf's ratios, in the log
 /// domain (`O(m)`; exact for any finite shapes — `ln Γ` differences at shapes like 1e300 cancel
-/// to nonsense). Zero for `k > m`. Errors unless `a, b > 0` are finite.
+/// to nonsense). Zero for `k > m`. Errors unless `a, b > 0` are finite and
+/// `m ≤` [`BETA_BINOMIAL_MAX_TRIALS`].
 pub fn beta_binomial_pmf(k: u64, m: u64, a: f64, b: f64) -> Result<f64, LinalgError> {
     check_shapes(a, b)?;
+    check_trials(m)?;
     if k > m {
         return Ok(0.0);
     }
@@ -188,9 +234,10 @@ pub fn beta_binomial_pmf(k: u64, m: u64, a: f64, b: f64) -> Result<f64, LinalgEr
 }
 
 /// `P(X ≤ k)` for `X ~ BetaBinomial(m, a, b)`, summing the pmf by its ratio recurrence
-/// (`O(m)` in all).
+/// (`O(m)` in all). Errors as [`beta_binomial_pmf`].
 pub fn beta_binomial_cdf(k: u64, m: u64, a: f64, b: f64) -> Result<f64, LinalgError> {
     check_shapes(a, b)?;
+    check_trials(m)?;
     let mut ln = beta_binomial_ln_p0(m, a, b);
     let mut acc = ln.exp();
     for j in 0..k.min(m) {
@@ -198,6 +245,32 @@ pub fn beta_binomial_cdf(k: u64, m: u64, a: f64, b: f64) -> Result<f64, LinalgEr
         acc += ln.exp();
     }
     Ok(acc.min(1.0))
+}
+
+/// The smallest `k` with `P(X ≤ k) ≥ p − 1e-12` for `X ~ BetaBinomial(m, a, b)` (the slack
+/// absorbs the rounding of the running sum, so `p = 1` is reached). One pass of the same sum
+/// as [`beta_binomial_cdf`], so `beta_binomial_cdf(k, …)` agrees with it to the bit; `O(m)`.
+/// Errors as [`beta_binomial_pmf`], and unless `p ∈ [0, 1]`.
+pub fn beta_binomial_quantile(p: f64, m: u64, a: f64, b: f64) -> Result<u64, LinalgError> {
+    check_shapes(a, b)?;
+    check_trials(m)?;
+    if !(0.0..=1.0).contains(&p) {
+        return Err(LinalgError::Parameter {
+            name: "p",
+            value: p,
+            reason: "quantile level must lie in [0, 1]",
+        });
+    }
+    let mut ln = beta_binomial_ln_p0(m, a, b);
+    let mut acc = ln.exp();
+    for j in 0..m {
+        if acc.min(1.0) >= p - 1e-12 {
+            return Ok(j);
+        }
+        ln += beta_binomial_ln_step(j, m, a, b);
+        acc += ln.exp();
+    }
+    Ok(m)
 }
 
 /// The asymptotic p-value of a one-sample Kolmogorov–Smirnov statistic `d` from `n` samples,
@@ -245,7 +318,9 @@ pub fn binomial_cdf(k: u64, n: u64, p: f64) -> Result<f64, LinalgError> {
     if p == 1.0 {
         return Ok(0.0);
     }
-    beta_cdf(1.0 - p, (n - k) as f64, k as f64 + 1.0)
+    // P(X ≤ k) = I_{1−p}(n − k, k + 1), with 1 − p and p both exact (for p ≈ 4e-26 and
+    // n ≈ 2e19, `1.0 - p` is 1 and the answer came out as 1 instead of 0.99999924).
+    beta_cdf_pair(1.0 - p, p, (n - k) as f64, k as f64 + 1.0)
 }
 
 fn check_probability(p: f64) -> Result<(), LinalgError> {
@@ -266,7 +341,8 @@ fn check_probability(p: f64) -> Result<(), LinalgError> {
 /// relative to the mode's term, until they fall below 1e-40 of it, and the sum is normalised by
 /// the total. `O(√(n p (1 − p)))` terms; accurate to about 1e-13 relative for any `n` (the
 /// ratios are exact to rounding and only terms within ~14 standard deviations count). Meant for
-/// checks. Errors unless `p ∈ [0, 1]`.
+/// checks. Errors unless `p ∈ [0, 1]`, and when `n p (1 − p) > 1e12` (over 10⁷ terms: use
+/// [`binomial_cdf`]).
 pub fn binomial_cdf_by_summation(k: u64, n: u64, p: f64) -> Result<f64, LinalgError> {
     check_probability(p)?;
     if k >= n || p == 0.0 {
@@ -275,7 +351,14 @@ pub fn binomial_cdf_by_summation(k: u64, n: u64, p: f64) -> Result<f64, LinalgEr
     if p == 1.0 {
         return Ok(0.0);
     }
-    let mode = (((n + 1) as f64) * p).floor().min(n as f64) as u64;
+    if n as f64 * p * (1.0 - p) > 1e12 {
+        return Err(LinalgError::Parameter {
+            name: "n",
+            value: n as f64,
+            reason: "n p (1 − p) above 1e12 needs over 10^7 terms; use binomial_cdf",
+        });
+    }
+    let mode = ((n as f64 + 1.0) * p).floor().min(n as f64) as u64;
     let ratio_up = |j: u64| (n - j) as f64 * p / ((j + 1) as f64 * (1.0 - p));
     const CUT: f64 = 1e-40;
     let (mut below, mut total) = (if mode <= k { 1.0 } else { 0.0 }, 1.0);
@@ -585,6 +668,39 @@ mod tests {
         assert!(clopper_pearson_interval(3, 2, 0.95).is_err());
         assert!(clopper_pearson_interval(1, 2, 1.0).is_err());
         assert!(clopper_pearson_interval(1, 2, f64::NAN).is_err());
+    }
+
+    /// Found by the robustness suite: tiny p with huge n (1 − p rounds to 1) and one huge
+    /// Beta shape (ln Γ cancellation); references from 60-digit decimal sums of the pmf.
+    #[test]
+    fn binomial_cdf_for_tiny_p_and_huge_n() {
+        let cases = [
+            (
+                0u64,
+                18_446_744_073_709_551_614u64,
+                4.100623996071958e-26,
+                0.999_999_243_568_672_1,
+            ),
+            (
+                1,
+                18_446_744_073_709_551_614,
+                4.4422903804552876e-24,
+                0.999_999_996_642_627,
+            ),
+            (
+                2,
+                1_099_511_627_776,
+                1.8157544163691587e-14,
+                0.999_998_693_468_230_9,
+            ),
+        ];
+        for (k, n, p, want) in cases {
+            let got = binomial_cdf(k, n, p).unwrap();
+            assert!((got - want).abs() < 1e-13, "{k} {n} {p}: {got} vs {want}");
+        }
+        // ln B(1, b) = −ln b exactly.
+        let b = 1.8e19f64;
+        assert!((ln_beta_stable(1.0, b) + b.ln()).abs() < 1e-12);
     }
 
     #[test]

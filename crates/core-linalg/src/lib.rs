@@ -13,7 +13,7 @@
 //!   rule);
 //! - [`beta_cdf`] (a continued fraction run to convergence), [`beta_quantile`] (bisection),
 //!   [`binomial_cdf`], the independent [`binomial_cdf_by_summation`], the Beta-binomial
-//!   [`beta_binomial_pmf`] / [`beta_binomial_cdf`], [`kolmogorov_pvalue`], the [`wilson_interval`],
+//!   [`beta_binomial_pmf`] / [`beta_binomial_cdf`] / [`beta_binomial_quantile`], [`kolmogorov_pvalue`], the [`wilson_interval`],
 //!   the [`clopper_pearson_interval`], [`student_t_quantile`] and a percentile
 //!   [`bootstrap_mean_ci`]; [`mean_and_sd`] and the t interval [`mean_interval`];
 //! - [`seeded_rng`] / [`stream_rng`] (ChaCha8: the same stream on every platform), [`sample_index`],
@@ -48,9 +48,10 @@ mod threshold;
 
 pub use bootstrap::bootstrap_mean_ci;
 pub use dist::{
-    beta_binomial_cdf, beta_binomial_pmf, beta_cdf, beta_pdf, beta_quantile, binomial_cdf,
-    binomial_cdf_by_summation, clopper_pearson_interval, kolmogorov_pvalue, student_t_quantile,
-    wilson_interval, BETA_CDF_MAX_TERMS,
+    beta_binomial_cdf, beta_binomial_pmf, beta_binomial_quantile, beta_cdf, beta_pdf,
+    beta_quantile, binomial_cdf, binomial_cdf_by_summation, clopper_pearson_interval,
+    kolmogorov_pvalue, student_t_quantile, wilson_interval, BETA_BINOMIAL_MAX_TRIALS,
+    BETA_CDF_MAX_TERMS,
 };
 pub use error::{check_finite, LinalgError};
 pub use logsumexp::{

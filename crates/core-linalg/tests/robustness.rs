@@ -108,11 +108,27 @@ fn every_entry_point_survives_generated_bad_input() {
             right: right && (0.0..=1.0).contains(&q),
         }
     });
-    suite.run("beta_binomial_pmf / cdf", |g| {
-        let (k, m) = (g.small(), g.small().min(10_000));
+    suite.run("beta_binomial_pmf / cdf / quantile", |g| {
+        // Trials up to u64::MAX: beyond BETA_BINOMIAL_MAX_TRIALS a typed error, never a hang.
+        let k = g.small();
+        let m = if g.coin(0.8) {
+            g.small()
+        } else {
+            g.size() as u64
+        };
         let (a, b) = (g.f().abs(), g.f().abs());
         let p = res!(beta_binomial_pmf(k, m, a, b));
         let c = res!(beta_binomial_cdf(k, m, a, b));
+        // The quantile is the first k whose CDF (the same running sum) reaches its level.
+        let level = g.unit();
+        if let Ok(q) = beta_binomial_quantile(level, m, a, b) {
+            let cq = res!(beta_binomial_cdf(q, m, a, b));
+            let below = q.checked_sub(1).map(|q1| beta_binomial_cdf(q1, m, a, b));
+            let first = below.is_none_or(|c1| c1.is_ok_and(|c1| c1 < level - 1e-12));
+            if !(q <= m && (cq >= level - 1e-12 || q == m) && first) {
+                return checked(true, vec![p, c], false);
+            }
+        }
         Out::Values {
             finite_in: true,
             values: vec![p, c],
@@ -121,6 +137,12 @@ fn every_entry_point_survives_generated_bad_input() {
     });
     suite.run("binomial_cdf (two routes)", |g| {
         let (k, n, p) = (g.small(), g.small(), g.unit());
+        // Sizes up to u64::MAX: an answer or a typed error, never a hang or a wrapped n + 1.
+        let (k, n) = if g.coin(0.2) {
+            (g.size() as u64, g.size() as u64)
+        } else {
+            (k, n)
+        };
         let a = res!(binomial_cdf(k, n, p));
         let b = res!(binomial_cdf_by_summation(k, n, p));
         Out::Values {
