@@ -2,11 +2,15 @@
 //! takes any of them: `loss(logits, targets) → scalar tensor`, and `probabilities(logits)` for
 //! inference (PENEX scales the logits by `1 + α`).
 
-use crate::loss::RunningRho;
+use crate::loss::{RunningRho, MAX_ALPHA, MAX_RHO};
 use crate::{PenexError, Result};
 use candle_core::{DType, Tensor, D};
 use core_ml::candle_nn::ops::{log_softmax, softmax};
 use std::cell::Cell;
+
+/// The largest logit magnitude [`ClassificationLoss::loss`] accepts: `1e30` (a diverged model;
+/// beyond it gradients of the cross-entropy family can be `∞ · 0 = NaN`).
+pub const MAX_LOGIT: f64 = 1e30;
 
 /// How PENEX's penalty weight is set.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -70,7 +74,9 @@ fn param(name: &'static str, value: f64, ok: bool, reason: &'static str) -> Resu
 }
 
 impl ClassificationLoss {
-    /// Validates the loss's constants.
+    /// Validates the loss's constants: label smoothing `ε ∈ [0, 1)`, confidence penalty
+    /// `β ∈ [0, 1e6]`, focal `γ ∈ [0, 100]`, PENEX `α ∈ (0, 1e3]` and a fixed `ρ ∈ (0, 1e10]`
+    /// (beyond these bounds the losses or their gradients overflow `f32` for ordinary logits).
     pub fn new(kind: LossKind) -> Result<Self> {
         let mut running = None;
         match kind {
@@ -81,16 +87,32 @@ impl ClassificationLoss {
                 (0.0..1.0).contains(&epsilon),
                 "must lie in [0, 1)",
             )?,
-            LossKind::ConfidencePenalty { beta } => {
-                param("beta", beta, beta >= 0.0, "must be non-negative")?
-            }
-            LossKind::Focal { gamma } => {
-                param("gamma", gamma, gamma >= 0.0, "must be non-negative")?
-            }
+            LossKind::ConfidencePenalty { beta } => param(
+                "beta",
+                beta,
+                (0.0..=1e6).contains(&beta),
+                "must lie in [0, 1e6] (β·entropy overflows f32 beyond)",
+            )?,
+            LossKind::Focal { gamma } => param(
+                "gamma",
+                gamma,
+                (0.0..=100.0).contains(&gamma),
+                "must lie in [0, 100] (γ·(1 − p)^{γ−1} overflows beyond)",
+            )?,
             LossKind::Penex { alpha, rho } => {
-                param("alpha", alpha, alpha > 0.0, "must be positive")?;
+                param(
+                    "alpha",
+                    alpha,
+                    alpha > 0.0 && alpha <= MAX_ALPHA,
+                    "must lie in (0, MAX_ALPHA = 1e3]",
+                )?;
                 match rho {
-                    Rho::Fixed(r) => param("rho", r, r > 0.0, "must be positive")?,
+                    Rho::Fixed(r) => param(
+                        "rho",
+                        r,
+                        r > 0.0 && r <= MAX_RHO,
+                        "must lie in (0, MAX_RHO = 1e10]",
+                    )?,
                     Rho::Running(r) => running = Some(r),
                 }
             }
@@ -147,14 +169,37 @@ impl ClassificationLoss {
     }
 
     /// The mean loss of a batch of logits `(n, K)` with `u32` targets `(n,)`. Errors when the
-    /// shapes disagree or a target is not a class (candle's `gather` would silently pick 0 for
-    /// an index ≥ K, e.g. `u32::MAX`, and change the loss without a word).
+    /// shapes disagree, a target is not a class (candle's `gather` would silently pick 0 for
+    /// an index ≥ K, e.g. `u32::MAX`, and change the loss without a word), or a logit is NaN,
+    /// infinite or beyond ±[`MAX_LOGIT`].
+    ///
+    /// PENEX and SAMME are exponential losses: their value is `+∞` (and gradients `±∞`) when
+    /// an exponent leaves the dtype's range — a logit beyond about ±88.7 in `f32` (±709.8 in
+    /// `f64`), or `ρ · Σ e^f` beyond `f32::MAX` — because the true value does.
     pub fn loss(&self, logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
         let (n, k) = logits.dims2()?;
         if targets.dims() != [n] {
             candle_core::bail!(
                 "{n} rows of logits but targets of shape {:?}",
                 targets.dims()
+            );
+        }
+        // Non-finite logits (a diverged model) would give a NaN loss without a word, and
+        // logits beyond ±MAX_LOGIT make gradients ∞ · 0 = NaN (the focal weight's chain rule
+        // at a logit spread of 1e308, say).
+        let bad = logits
+            .sub(logits)?
+            .to_dtype(DType::F64)?
+            .sum_all()?
+            .to_scalar::<f64>()?;
+        let largest = logits
+            .abs()?
+            .to_dtype(DType::F64)?
+            .max_all()?
+            .to_scalar::<f64>()?;
+        if bad.is_nan() || largest > MAX_LOGIT {
+            candle_core::bail!(
+                "the logits hold a NaN, an infinity or a value beyond ±{MAX_LOGIT:e} (largest |f| = {largest:e})"
             );
         }
         let max_target = targets
@@ -185,7 +230,11 @@ impl ClassificationLoss {
             }
             LossKind::Focal { gamma } => {
                 let lp = pick(&log_softmax(logits, D::Minus1)?)?;
-                let w = lp.exp()?.affine(-1.0, 1.0)?.relu()?.powf(gamma)?;
+                // (1 − p)^γ with the base kept above 1e-30: at p = 1 (one class, or a margin
+                // past f32's resolution) the base is 0 and powf's gradient γ·0^{γ−1} is ∞ (NaN
+                // after the chain rule) for γ < 1. The product with log p ≈ −(1 − p) makes the
+                // clamp's effect on the loss below 1e-30.
+                let w = lp.exp()?.affine(-1.0, 1.0)?.maximum(1e-30)?.powf(gamma)?;
                 (w * lp)?.neg()?.mean_all()
             }
             LossKind::Samme => {

@@ -53,9 +53,9 @@ pub mod metrics;
 #[cfg(feature = "experiments")]
 pub mod experiments;
 
-pub use autograd::{ClassificationLoss, LossKind, Rho};
+pub use autograd::{ClassificationLoss, LossKind, Rho, MAX_LOGIT};
 pub use error::{PenexError, Result};
-pub use loss::{inference_probabilities, Logits, Penex, RunningRho};
+pub use loss::{inference_probabilities, Logits, Penex, RunningRho, MAX_ALPHA, MAX_RHO};
 
 /// The README's example, compiled and run as a doc test.
 #[cfg(doctest)]

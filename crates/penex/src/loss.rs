@@ -82,6 +82,25 @@ pub struct Penex {
     rho: f64,
 }
 
+/// The largest sensitivity `α` PENEX accepts: `1e3` (the paper uses 0.01–1; beyond, `e^{−α f}`
+/// overflows `f32` for any logit below −0.09).
+pub const MAX_ALPHA: f64 = 1e3;
+/// The largest penalty weight `ρ` PENEX accepts: `1e10` (the authors' running estimate is
+/// clamped to `[1e-6, 100]`; beyond, `ρ · Σ e^f` overflows `f32` for ordinary logits).
+pub const MAX_RHO: f64 = 1e10;
+
+fn check_at_most(name: &'static str, v: f64, max: f64) -> Result<()> {
+    check_positive(name, v)?;
+    if v > max {
+        return Err(PenexError::Parameter {
+            name,
+            value: v,
+            reason: "above its documented bound (MAX_ALPHA = 1e3, MAX_RHO = 1e10)",
+        });
+    }
+    Ok(())
+}
+
 fn check_positive(name: &'static str, v: f64) -> Result<()> {
     if v.is_finite() && v > 0.0 {
         Ok(())
@@ -95,10 +114,11 @@ fn check_positive(name: &'static str, v: f64) -> Result<()> {
 }
 
 impl Penex {
-    /// `L = mean e^{−α f_y} + ρ · mean Σ_j e^{f_j}`; errors unless `α, ρ > 0` are finite.
+    /// `L = mean e^{−α f_y} + ρ · mean Σ_j e^{f_j}`; errors unless `0 < α ≤` [`MAX_ALPHA`] and
+    /// `0 < ρ ≤` [`MAX_RHO`].
     pub fn new(alpha: f64, rho: f64) -> Result<Self> {
-        check_positive("alpha", alpha)?;
-        check_positive("rho", rho)?;
+        check_at_most("alpha", alpha, MAX_ALPHA)?;
+        check_at_most("rho", rho, MAX_RHO)?;
         Ok(Self { alpha, rho })
     }
 
@@ -112,14 +132,16 @@ impl Penex {
         self.rho
     }
 
-    /// The loss of a batch.
+    /// The loss of a batch: `+∞` when a logit exceeds `ln f64::MAX ≈ 709.8` or `α f_y` falls
+    /// below `−709.8` (an exponential loss: the true value is beyond `f64`).
     pub fn loss(&self, f: &Logits<'_>) -> f64 {
         let (a, b) = f.terms(self.alpha);
         a + self.rho * b
     }
 
     /// The loss and its gradient with respect to every logit (row-major like the input):
-    /// `∂L/∂f_ij = (−α e^{−α f_iy} 1[j = y_i] + ρ e^{f_ij}) / n`.
+    /// `∂L/∂f_ij = (−α e^{−α f_iy} 1[j = y_i] + ρ e^{f_ij}) / n` (entries `±∞` where the loss
+    /// is, see [`Self::loss`]).
     pub fn loss_and_grad(&self, f: &Logits<'_>) -> (f64, Vec<f64>) {
         let n = f.len() as f64;
         let k = f.n_classes();
@@ -135,10 +157,12 @@ impl Penex {
     }
 
     /// The population optimum for class probabilities `p`: `f*_j = log(α p_j / ρ)/(1 + α)`
-    /// (`−∞` where `p_j = 0`).
+    /// (`−∞` where `p_j = 0`), as a sum of logarithms so that `α p_j / ρ` cannot overflow (it
+    /// did for α near f64::MAX or ρ near 5e-324).
     pub fn optimum(&self, p: &[f64]) -> Vec<f64> {
+        let c = self.alpha.ln() - self.rho.ln();
         p.iter()
-            .map(|&pj| (self.alpha * pj / self.rho).ln() / (1.0 + self.alpha))
+            .map(|&pj| (c + pj.ln()) / (1.0 + self.alpha))
             .collect()
     }
 
@@ -157,7 +181,20 @@ pub fn inference_probabilities(row: &[f64], alpha: f64) -> Vec<f64> {
     if !m.is_finite() {
         return core_linalg::softmax(row);
     }
-    let scaled: Vec<f64> = row.iter().map(|v| (1.0 + alpha) * (v - m)).collect();
+    // f − max f is −∞ when the spread overflows (−f64::MAX − f64::MAX): keep it −∞ (a zero
+    // probability) rather than 0 · −∞ = NaN at α = −1.
+    let s = 1.0 + alpha;
+    let scaled: Vec<f64> = row
+        .iter()
+        .map(|v| {
+            let d = v - m;
+            if d == f64::NEG_INFINITY {
+                d
+            } else {
+                s * d
+            }
+        })
+        .collect();
     core_linalg::softmax(&scaled)
 }
 
@@ -186,10 +223,11 @@ impl Default for RunningRho {
 
 impl RunningRho {
     /// A running estimate starting at `initial`, with EMA weight `momentum ∈ (0, 1]` and clamps
-    /// `0 < lo ≤ hi`.
+    /// `0 < lo ≤ hi ≤` [`MAX_RHO`].
     pub fn new(initial: f64, momentum: f64, lo: f64, hi: f64) -> Result<Self> {
         check_positive("rho", initial)?;
         check_positive("lo", lo)?;
+        check_at_most("hi", hi, MAX_RHO)?;
         if !(momentum > 0.0 && momentum <= 1.0) {
             return Err(PenexError::Parameter {
                 name: "momentum",

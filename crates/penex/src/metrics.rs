@@ -20,9 +20,17 @@ fn check(rows: usize, labels: &[usize]) -> Result<()> {
 
 /// The margin of each row, `scale · (f_y − max_{j≠y} f_j)` on logits `f` (PENEX's code uses
 /// `scale = 1 + α`, the inference logits `f̃`). Errors on ragged or non-finite rows, labels out
-/// of range, or fewer than two classes.
+/// of range, fewer than two classes, or a scale that is not finite and positive. A margin is
+/// `±∞` where `scale · (f_y − max f_j)` leaves the f64 range (logits near ±f64::MAX).
 pub fn logit_margins(logits: &[Vec<f64>], labels: &[usize], scale: f64) -> Result<Vec<f64>> {
     check(logits.len(), labels)?;
+    if !(scale.is_finite() && scale > 0.0) {
+        return Err(PenexError::Parameter {
+            name: "scale",
+            value: scale,
+            reason: "a margin scale must be finite and positive",
+        });
+    }
     logits
         .iter()
         .zip(labels)
