@@ -73,8 +73,14 @@ fn parse_csv(name: &str, text: &str, header: bool) -> Result<Dataset> {
     Dataset::new(name, x, y, d.unwrap_or(0), n_classes)
 }
 
+/// The most classes a [`Dataset`] may declare: `2^24` (per-class counts are allocated).
+pub const MAX_CLASSES: usize = 1 << 24;
+
+/// The most values [`gaussian_blobs`] will generate: `2^28` (2 GiB of f64).
+pub const MAX_GENERATED_VALUES: usize = 1 << 28;
+
 impl Dataset {
-    /// Builds a data set, checking shapes, finiteness and labels.
+    /// Builds a data set, checking shapes, finiteness, labels and `n_classes ≤` [`MAX_CLASSES`].
     pub fn new(name: &str, x: Vec<f64>, y: Vec<usize>, d: usize, n_classes: usize) -> Result<Self> {
         if y.is_empty() || d == 0 {
             return Err(DataError::Data(format!(
@@ -82,7 +88,8 @@ impl Dataset {
                 y.len()
             )));
         }
-        if x.len() != y.len() * d {
+        // Checked: y.len() × d could wrap (release builds) and match a short buffer.
+        if y.len().checked_mul(d) != Some(x.len()) {
             return Err(DataError::Data(format!(
                 "{name}: {} values for {} rows × {d} features",
                 x.len(),
@@ -95,6 +102,11 @@ impl Dataset {
                 x[i],
                 i / d,
                 i % d
+            )));
+        }
+        if n_classes > MAX_CLASSES {
+            return Err(DataError::Data(format!(
+                "{name}: {n_classes} classes (at most {MAX_CLASSES}: per-class counts are allocated)"
             )));
         }
         if let Some(&bad) = y.iter().find(|&&c| c >= n_classes) {
@@ -153,7 +165,15 @@ impl Dataset {
         self.y.is_empty()
     }
     /// Row `i`'s features.
+    ///
+    /// # Panics
+    /// If `i ≥ self.len()`, like a slice index.
     pub fn row(&self, i: usize) -> &[f64] {
+        assert!(
+            i < self.len(),
+            "Dataset::row: row {i} out of range ({} rows)",
+            self.len()
+        );
         &self.x[i * self.d..(i + 1) * self.d]
     }
     /// Rows per class.
@@ -164,6 +184,9 @@ impl Dataset {
     }
 
     /// The rows at `idx`, in that order.
+    ///
+    /// # Panics
+    /// If an index is out of range, like a slice index.
     pub fn subset(&self, idx: &[usize]) -> Self {
         Self {
             name: self.name.clone(),
@@ -279,14 +302,25 @@ impl Standardiser {
                 *s += (v - m).powi(2) / n;
             }
         }
-        let std = var
-            .into_iter()
-            .map(|v| if v > 1e-24 { v.sqrt() } else { 1.0 })
+        let mut std: Vec<f64> = var
+            .iter()
+            .map(|&v| if v > 1e-24 { v.sqrt() } else { 1.0 })
             .collect();
+        // A feature whose spread overflows the squares (|x − mean| beyond 1e154): again on
+        // values scaled by their largest magnitude (core_linalg::mean_and_sd), as a population
+        // sd; an sd beyond f64::MAX itself is capped there.
+        for j in (0..data.d).filter(|&j| !var[j].is_finite()) {
+            let col: Vec<f64> = (0..data.len()).map(|i| data.row(i)[j]).collect();
+            let (m, sd) = core_linalg::mean_and_sd(&col).unwrap_or((mean[j], f64::MAX));
+            mean[j] = m;
+            std[j] = (sd * ((n - 1.0) / n).sqrt()).max(f64::MIN_POSITIVE);
+        }
         Self { mean, std }
     }
 
-    /// A standardised copy of `data`.
+    /// A standardised copy of `data`. Errors when a standardised value leaves the f64 range
+    /// (data far outside what the standardiser was fitted on, e.g. 1e308 against a constant
+    /// feature).
     pub fn apply(&self, data: &Dataset) -> Result<Dataset> {
         if data.d != self.mean.len() {
             return Err(DataError::Data(format!(
@@ -299,6 +333,12 @@ impl Standardiser {
         for (k, v) in out.x.iter_mut().enumerate() {
             let j = k % data.d;
             *v = (*v - self.mean[j]) / self.std[j];
+            if !v.is_finite() {
+                return Err(DataError::Data(format!(
+                    "standardised value of row {}, feature {j} leaves the f64 range",
+                    k / data.d
+                )));
+            }
         }
         Ok(out)
     }
@@ -319,6 +359,20 @@ pub fn gaussian_blobs(
             format!("{n_per_class} × {classes} in R^{d}"),
             "all must be positive",
         ));
+    }
+    let total = n_per_class
+        .checked_mul(classes)
+        .and_then(|r| r.checked_mul(d))
+        .filter(|&t| t <= MAX_GENERATED_VALUES);
+    if total.is_none() || classes > MAX_CLASSES {
+        return Err(config(
+            "blob sizes",
+            format!("{n_per_class} × {classes} in R^{d}"),
+            "at most MAX_GENERATED_VALUES (2^28) values and MAX_CLASSES classes",
+        ));
+    }
+    if !separation.is_finite() {
+        return Err(config("blob separation", separation, "must be finite"));
     }
     let mut rng: Rng = stream_rng(seed, 0);
     let centres: Vec<Vec<f64>> = (0..classes)

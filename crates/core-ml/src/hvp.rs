@@ -60,13 +60,20 @@ impl FlatParams {
         }
         Ok(out)
     }
-    /// Overwrites the values.
+    /// Overwrites the values. Errors on a length that is not [`Self::len`] or a value that is
+    /// not finite (a NaN parameter poisons every later step without a word).
     pub fn set(&self, theta: &[f64]) -> Result<()> {
         if theta.len() != self.len {
             return Err(MlError::Data(format!(
                 "{} values for {} parameters",
                 theta.len(),
                 self.len
+            )));
+        }
+        if let Some(i) = theta.iter().position(|x| !x.is_finite()) {
+            return Err(MlError::Data(format!(
+                "parameter {i} would be set to {}, not finite",
+                theta[i]
             )));
         }
         let mut at = 0;
@@ -201,7 +208,8 @@ pub fn hessian_vector_product(
             "must be finite and positive",
         ));
     }
-    let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    // Scaled: Σ v² overflows for entries beyond 1e154.
+    let norm = core_linalg::scaled_norm(&nalgebra::DVector::from_column_slice(v));
     if norm == 0.0 {
         return Ok(vec![0.0; v.len()]);
     }
@@ -218,11 +226,17 @@ pub fn hessian_vector_product(
         let gp = params.gradient(&loss()?)?;
         params.set(&shifted(-1.0))?;
         let gm = params.gradient(&loss()?)?;
-        Ok(gp
+        let hv: Vec<f64> = gp
             .iter()
             .zip(&gm)
             .map(|(a, b)| (a - b) / (2.0 * h) * norm)
-            .collect())
+            .collect();
+        if hv.iter().any(|x| !x.is_finite()) {
+            return Err(MlError::Data(format!(
+                "the gradients at θ ± h·v/‖v‖ (h = {h:e}) leave the f64 range: use a smaller step"
+            )));
+        }
+        Ok(hv)
     })();
     params.set(&theta)?;
     result

@@ -65,12 +65,20 @@ pub fn brier(probs: &[Vec<f64>], labels: &[usize]) -> Result<f64> {
         / labels.len() as f64)
 }
 
-/// Expected calibration error with `bins` equal-width confidence bins:
+/// The most bins [`ece`] accepts: `10^6`.
+pub const MAX_ECE_BINS: usize = 1_000_000;
+
+/// Expected calibration error with `bins` equal-width confidence bins (`1 ≤ bins ≤`
+/// [`MAX_ECE_BINS`]):
 /// `Σ_b (n_b / n) |accuracy_b − mean confidence_b|`.
 pub fn ece(probs: &[Vec<f64>], labels: &[usize], bins: usize) -> Result<f64> {
     check(probs, labels)?;
-    if bins == 0 {
-        return Err(crate::error::config("ECE bins", 0, "must be at least 1"));
+    if bins == 0 || bins > MAX_ECE_BINS {
+        return Err(crate::error::config(
+            "ECE bins",
+            bins,
+            "must lie in 1..=MAX_ECE_BINS (10^6; three counters per bin are allocated)",
+        ));
     }
     let mut acc = vec![0.0; bins];
     let mut conf = vec![0.0; bins];
@@ -90,12 +98,13 @@ pub fn ece(probs: &[Vec<f64>], labels: &[usize], bins: usize) -> Result<f64> {
         .sum())
 }
 
-/// Bits per byte from a mean NLL in nats per byte.
+/// Bits per byte from a mean NLL in nats per byte (`±∞` when `|NLL|` exceeds
+/// `f64::MAX · ln 2`, as the true value does).
 pub fn bits_per_byte(mean_nll_nats: f64) -> f64 {
     mean_nll_nats / std::f64::consts::LN_2
 }
 
-/// Perplexity `exp(mean NLL)`.
+/// Perplexity `exp(mean NLL)` (`+∞` above an NLL of 709.8 nats, as the true value does).
 pub fn perplexity(mean_nll_nats: f64) -> f64 {
     mean_nll_nats.exp()
 }

@@ -8,6 +8,9 @@ use candle_core::{Device, Tensor};
 use core_linalg::Rng;
 use rand::RngExt;
 
+/// The most bytes [`sample_windows`] puts in one batch: `2^28` (two u32 tensors of that size).
+pub const MAX_WINDOW_BYTES: usize = 1 << 28;
+
 /// `batch` random windows of `context + 1` bytes from `bytes`: inputs `[batch, context]` and
 /// next-byte targets `[batch, context]`, both `u32`.
 pub fn sample_windows(
@@ -17,11 +20,22 @@ pub fn sample_windows(
     rng: &mut Rng,
     device: &Device,
 ) -> Result<(Tensor, Tensor)> {
-    if context == 0 || batch == 0 || bytes.len() <= context + 1 {
+    // (No `context + 1`: it wraps at usize::MAX and let any context through.)
+    if context == 0 || batch == 0 || bytes.len().saturating_sub(1) <= context {
         return Err(config(
             "window",
             format!("batch {batch}, context {context}, text {}", bytes.len()),
             "need batch, context ≥ 1 and a text longer than context + 1",
+        ));
+    }
+    if batch
+        .checked_mul(context)
+        .is_none_or(|n| n > MAX_WINDOW_BYTES)
+    {
+        return Err(config(
+            "window",
+            format!("batch {batch} × context {context}"),
+            "at most MAX_WINDOW_BYTES (2^28) bytes per batch",
         ));
     }
     let (mut x, mut y) = (

@@ -84,7 +84,7 @@ pub use claim::{Claim, ClaimKind, Decision, Estimate, Threshold, Why, LEVEL};
 pub use core_linalg::Rng;
 pub use error::ReproError;
 pub use outcome::{round_significant, Cell, Outcome, Profile, Rounding, Table};
-pub use plot::{render_svg, Band, Plot, PlotKind, Series, Style};
+pub use plot::{render_svg, Band, Plot, PlotKind, Series, Style, MAX_BINS};
 pub use progress::{Progress, RunContext};
 pub use registry::{BoxError, Experiment, Paper, RunFn};
 pub use report::{

@@ -333,11 +333,14 @@ fn round_value(v: &mut Value, digits: i32, floor: f64) {
     }
 }
 
-/// Rounds `x` to `digits` significant decimal digits (0, NaN and infinities unchanged).
+/// Rounds `x` to `digits` significant decimal digits (0, NaN and infinities unchanged;
+/// `digits` is clamped to `1..=17`, the most an f64 holds; a value whose rounding would
+/// overflow, like `f64::MAX` to one digit, is returned unchanged).
 pub fn round_significant(x: f64, digits: i32) -> f64 {
     if x == 0.0 || !x.is_finite() {
         return x;
     }
+    let digits = digits.clamp(1, 17);
     let mag = x.abs().log10().floor() as i32;
     let p = digits - 1 - mag;
     let s = 10f64.powi(p.abs());
@@ -346,10 +349,25 @@ pub fn round_significant(x: f64, digits: i32) -> f64 {
     } else {
         (x / s).round() * s
     };
+    // Near the ends of the range the scale over- or underflows (5e-324 needs 10^329): the
+    // decimal formatting below then does the rounding alone.
+    // From 15 digits on, the scaling's own rounding is as large as the digit kept: decimal
+    // formatting alone is exact.
+    let r = if r.is_finite() && r != 0.0 && digits < 15 {
+        r
+    } else {
+        x
+    };
     // Re-parse through the shortest decimal so the JSON shows e.g. 0.1 rather than 0.1000000001.
-    format!("{:.*e}", (digits - 1).max(0) as usize, r)
+    let out: f64 = format!("{:.*e}", (digits - 1) as usize, r)
         .parse()
-        .unwrap_or(r)
+        .unwrap_or(r);
+    // f64::MAX to one digit is 2e308: beyond the range, so x is returned as it is.
+    if out.is_finite() {
+        out
+    } else {
+        x
+    }
 }
 
 /// Formats a number for reports: 4 significant digits, scientific when tiny or huge.

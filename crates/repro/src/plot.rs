@@ -182,17 +182,31 @@ fn range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
     if hi - lo < 1e-12 * hi.abs().max(1.0) {
         return (lo - 0.5, hi + 0.5);
     }
-    let pad = 0.04 * (hi - lo);
-    (lo - pad, hi + pad)
+    // Half-differences: `hi − lo` overflows for data spanning ±f64::MAX, and an infinite axis
+    // range made plotters loop forever looking for tick marks.
+    let pad = 0.08 * (hi / 2.0 - lo / 2.0);
+    (
+        (lo - pad).max(-f64::MAX / 2.0),
+        (hi + pad).min(f64::MAX / 2.0),
+    )
 }
 
-/// Renders a plot to an SVG document.
+/// The most histogram bins [`render_svg`] draws: 10 000 (a plot is 800 pixels wide).
+pub const MAX_BINS: usize = 10_000;
+
+/// Renders a plot to an SVG document. Errors on more than [`MAX_BINS`] histogram bins, and
+/// where plotters fails; non-finite points (and non-positive ones on a log axis) are left out.
 pub fn render_svg(plot: &Plot) -> Result<String, ReproError> {
     let mut svg = String::new();
     let err = |e: &dyn std::fmt::Display| ReproError::Plot {
         name: plot.name.clone(),
         reason: e.to_string(),
     };
+    if let PlotKind::Histogram { bins, .. } | PlotKind::HistogramDensity { bins, .. } = &plot.kind {
+        if *bins > MAX_BINS {
+            return Err(err(&format!("{bins} bins (at most {MAX_BINS})")));
+        }
+    }
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(&e))?;
@@ -319,7 +333,15 @@ pub fn render_svg(plot: &Plot) -> Result<String, ReproError> {
                 chart
                     .draw_series(values.iter().enumerate().flat_map(|(r, row)| {
                         row.iter().enumerate().map(move |(c, &v)| {
-                            let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+                            // Half-differences (hi − lo can overflow); a non-finite cell, or
+                            // one outside the finite range, is clamped (the colour map
+                            // panics on NaN).
+                            let t = if hi > lo {
+                                (v / 2.0 - lo / 2.0) / (hi / 2.0 - lo / 2.0)
+                            } else {
+                                0.5
+                            };
+                            let t = if t.is_nan() { 0.5 } else { t.clamp(0.0, 1.0) };
                             let col = ViridisRGB::get_color_normalized(t, 0.0, 1.0);
                             Rectangle::new([(c, nr - 1 - r), (c + 1, nr - r)], col.filled())
                         })
@@ -392,7 +414,7 @@ fn draw_histogram(
         .margin(12)
         .x_label_area_size(42)
         .y_label_area_size(64)
-        .build_cartesian_2d(lo..hi, 0.0..ymax * 1.05)
+        .build_cartesian_2d(lo..hi, 0.0..(ymax * 1.05).min(f64::MAX / 2.0))
         .map_err(|x| e(&x))?;
     chart
         .configure_mesh()
