@@ -229,6 +229,8 @@ fn threshold(scores: &[f64], params: &ConformalParams) -> Result<f64> {
 pub struct ConformalClassifier {
     params: ValidConformalParams,
     thresholds: Vec<f64>,
+    /// The calibration scores of each threshold's group, sorted (for p-values).
+    sorted: Vec<Vec<f64>>,
     n_classes: usize,
     n_calibration: usize,
 }
@@ -257,21 +259,26 @@ impl ConformalClassifier {
                 labels,
             },
         );
-        let thresholds = if p.mondrian {
+        let mut groups = if p.mondrian {
             let mut by_class = vec![Vec::new(); probs.n_classes()];
             for (&s, &y) in scores.iter().zip(labels) {
                 by_class[y].push(s);
             }
             by_class
-                .iter()
-                .map(|s| threshold(s, p))
-                .collect::<Result<_>>()?
         } else {
-            vec![threshold(&scores, p)?]
+            vec![scores]
         };
+        let thresholds = groups
+            .iter()
+            .map(|s| threshold(s, p))
+            .collect::<Result<_>>()?;
+        groups
+            .iter_mut()
+            .for_each(|g| g.sort_unstable_by(f64::total_cmp));
         Ok(Self {
             params: *params,
             thresholds,
+            sorted: groups,
             n_classes: probs.n_classes(),
             n_calibration: probs.len(),
         })
@@ -318,6 +325,189 @@ impl ConformalClassifier {
             };
             for_each_row(p, probs, seed, sets.bits_mut(), words, &f);
         }
+        Ok(sets)
+    }
+
+    /// Conformal p-values of every label of every row (row-major, `n × K`):
+    /// `p_y(x) = (1 + #{i : s_i ≥ s(x, y)}) / (n + 1)` over the calibration scores `s_i` (of
+    /// class `y` alone for Mondrian), with the same draws `U` (and jitter) as
+    /// [`predict`](Self::predict) for the same `seed`. A label's p-value is the smallest `α`
+    /// at which it would leave the set: with the marginal rank,
+    /// `y ∈ C(x) ⇔ (n + 1)·p_y(x) > ⌊(n + 1)α⌋` (the `l` of [`CoverageLaw`](crate::CoverageLaw)).
+    pub fn p_values(&self, probs: &Probabilities, seed: u64) -> Result<Vec<f64>> {
+        if probs.n_classes() != self.n_classes {
+            return Err(ConformalError::Shape {
+                what: "classes at p-values vs calibration",
+                expected: self.n_classes,
+                got: probs.n_classes(),
+            });
+        }
+        let k = self.n_classes;
+        let mut out = vec![0.0; probs.len() * k];
+        let f = PValues {
+            score: self.params.get().score,
+            sorted: &self.sorted,
+        };
+        for_each_row(self.params.get(), probs, seed, &mut out, k, &f);
+        Ok(out)
+    }
+}
+
+/// Conformal p-values of every label of a row.
+struct PValues<'a> {
+    score: Score,
+    sorted: &'a [Vec<f64>],
+}
+impl RowFn for PValues<'_> {
+    type Out = f64;
+    fn call(&self, _: usize, p: &[f64], u: f64, v: f64, s: &mut Scratch, out: &mut [f64]) {
+        s.scores.resize(p.len(), 0.0);
+        if self
+            .score
+            .label_scores_unchecked(p, u, &mut s.order, &mut s.scores)
+            .is_err()
+        {
+            return;
+        }
+        for (y, (&sc, o)) in s.scores.iter().zip(out.iter_mut()).enumerate() {
+            let cal = &self.sorted[if self.sorted.len() == 1 { 0 } else { y }];
+            // #{s_i ≥ sc + v}: everything from the first index with s_i ≥ sc + v.
+            let t = sc + v;
+            let at_least = cal.len() - cal.partition_point(|&c| c < t);
+            *o = (1 + at_least) as f64 / (cal.len() + 1) as f64;
+        }
+    }
+}
+
+/// Prediction with one threshold per user-supplied group.
+struct GroupPrefixSet<'a> {
+    score: Score,
+    thresholds: &'a [f64],
+    groups: &'a [usize],
+}
+impl RowFn for GroupPrefixSet<'_> {
+    type Out = u64;
+    fn call(&self, i: usize, p: &[f64], u: f64, v: f64, _: &mut Scratch, out: &mut [u64]) {
+        let q = self.thresholds[self.groups[i]];
+        self.score
+            .prefix_set_unchecked(p, u, q - v, |y| out[y / 64] |= 1 << (y % 64));
+    }
+}
+
+/// Mondrian conformal classification over **user-supplied groups** (crepes' `bins`, MAPIE's
+/// `groups`): one threshold per group, from that group's calibration points, so coverage
+/// `≥ 1 − α` holds within every group (a site, an age band, a scanner), not only on average.
+/// A group with too few calibration points for `α` gets `+∞` (full label sets).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupConformalClassifier {
+    params: ValidConformalParams,
+    thresholds: Vec<f64>,
+    n_classes: usize,
+    counts: Vec<usize>,
+}
+
+fn check_groups(groups: &[usize], n: usize, n_groups: usize) -> Result<()> {
+    if groups.len() != n {
+        return Err(ConformalError::Shape {
+            what: "groups vs probability rows",
+            expected: n,
+            got: groups.len(),
+        });
+    }
+    match groups.iter().find(|&&g| g >= n_groups) {
+        Some(&g) => Err(ConformalError::Parameter {
+            name: "group",
+            value: g as f64,
+            reason: "a group id must be below n_groups",
+        }),
+        None => Ok(()),
+    }
+}
+
+impl GroupConformalClassifier {
+    /// Calibrates one threshold per group `0..n_groups` (`groups[i]` is row `i`'s). Errors on
+    /// mismatched lengths, a group id `≥ n_groups`, labels out of range, or parameters asking
+    /// for label-conditional (Mondrian by label) calibration as well.
+    pub fn calibrate(
+        params: &ValidConformalParams,
+        probs: &Probabilities,
+        labels: &[usize],
+        groups: &[usize],
+        n_groups: usize,
+        seed: u64,
+    ) -> Result<Self> {
+        let p = params.get();
+        if p.mondrian {
+            return Err(ConformalError::Parameter {
+                name: "mondrian",
+                value: 1.0,
+                reason: "group-conditional calibration replaces the label-conditional one",
+            });
+        }
+        check_labels(probs, labels)?;
+        check_groups(groups, probs.len(), n_groups)?;
+        let mut scores = vec![0.0; probs.len()];
+        for_each_row(
+            p,
+            probs,
+            seed,
+            &mut scores,
+            1,
+            &TrueLabelScore {
+                score: p.score,
+                labels,
+            },
+        );
+        let mut by_group = vec![Vec::new(); n_groups];
+        for (&s, &g) in scores.iter().zip(groups) {
+            by_group[g].push(s);
+        }
+        Ok(Self {
+            params: *params,
+            thresholds: by_group
+                .iter()
+                .map(|s| threshold(s, p))
+                .collect::<Result<_>>()?,
+            n_classes: probs.n_classes(),
+            counts: by_group.iter().map(Vec::len).collect(),
+        })
+    }
+
+    /// The threshold of each group.
+    pub fn thresholds(&self) -> &[f64] {
+        &self.thresholds
+    }
+
+    /// The calibration points of each group.
+    pub fn counts(&self) -> &[usize] {
+        &self.counts
+    }
+
+    /// Prediction sets, each row against its group's threshold. Errors on a class count other
+    /// than the calibration's, mismatched lengths or a group id out of range.
+    pub fn predict(
+        &self,
+        probs: &Probabilities,
+        groups: &[usize],
+        seed: u64,
+    ) -> Result<PredictionSets> {
+        if probs.n_classes() != self.n_classes {
+            return Err(ConformalError::Shape {
+                what: "classes at prediction vs calibration",
+                expected: self.n_classes,
+                got: probs.n_classes(),
+            });
+        }
+        check_groups(groups, probs.len(), self.thresholds.len())?;
+        let mut sets = PredictionSets::empty(probs.len(), self.n_classes);
+        let words = sets.words();
+        let p = self.params.get();
+        let f = GroupPrefixSet {
+            score: p.score,
+            thresholds: &self.thresholds,
+            groups,
+        };
+        for_each_row(p, probs, seed, sets.bits_mut(), words, &f);
         Ok(sets)
     }
 }

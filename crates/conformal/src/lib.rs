@@ -6,8 +6,12 @@
 //!   [`Score::Lac`], APS (randomised or not), RAPS, Top-K, SAPS and Margin; the finite-sample
 //!   `⌈(n + 1)(1 − α)⌉`-th score as threshold (full label sets when that rank exceeds `n`), or
 //!   the PAC rank ([`Rank::Pac`]); class-conditional (Mondrian) calibration
-//!   ([`ConformalClassifier`]). Parallel and linear in the number of rows.
-//! - Regression with the absolute residual ([`ConformalRegressor`]).
+//!   ([`ConformalClassifier`]) or by user-supplied groups ([`GroupConformalClassifier`]);
+//!   conformal p-values of every label ([`ConformalClassifier::p_values`]). Parallel and
+//!   linear in the number of rows.
+//! - Regression with the absolute residual ([`ConformalRegressor`]), normalised residuals
+//!   ([`NormalizedRegressor`], intervals `ŷ ± q̂ σ̂(x)`) and conformalised quantile regression
+//!   ([`CqrRegressor`]).
 //! - Metrics ([`evaluate`]): coverage, mean size, singleton and empty rates, class-conditional
 //!   coverage and its gap, size-stratified coverage.
 //! - **The paper's point as a tool** ([`theory`]): the exact law of coverage given one
@@ -72,11 +76,13 @@ pub mod theory;
 #[cfg(feature = "experiments")]
 pub mod experiments;
 
-pub use classifier::{ConformalClassifier, ConformalParams, Rank, ValidConformalParams};
+pub use classifier::{
+    ConformalClassifier, ConformalParams, GroupConformalClassifier, Rank, ValidConformalParams,
+};
 pub use error::{ConformalError, Result};
 pub use metrics::{evaluate, SetMetrics};
 pub use probs::Probabilities;
-pub use regression::{interval_coverage, ConformalRegressor};
+pub use regression::{interval_coverage, ConformalRegressor, CqrRegressor, NormalizedRegressor};
 pub use score::Score;
 pub use sets::PredictionSets;
 pub use theory::{

@@ -440,5 +440,72 @@ fn every_entry_point_survives_generated_bad_input() {
         checked(true, vec![], right)
     });
 
+    suite.run("NormalizedRegressor / CqrRegressor (self-coverage)", |g| {
+        let n = g.pick(&[0usize, 1, 2, 10, 100]);
+        let a = g.vec_of(n);
+        let l = g.len_near(n);
+        let b = g.vec_of(l);
+        let y = g.vec_of(n);
+        let alpha = g.unit();
+        let k = core_linalg::conformal_rank(n, alpha);
+        let (iv, what) = if g.coin(0.5) {
+            let r = res!(NormalizedRegressor::calibrate(&a, &b, &y, alpha));
+            (res!(r.intervals(&a, &b)), r.quantile())
+        } else {
+            let r = res!(CqrRegressor::calibrate(&a, &b, &y, alpha));
+            (res!(r.intervals(&a, &b)), r.correction())
+        };
+        let covered = iv
+            .iter()
+            .zip(&y)
+            .filter(|((lo, hi), t)| lo <= *t && *t <= hi)
+            .count();
+        let right = k > n || covered >= k;
+        // Documented: +∞ when n is too small, ±∞ ends where they overflow.
+        let mut v = Vec::new();
+        if what.is_finite() {
+            v.push(what);
+            v.extend(
+                iv.iter()
+                    .flat_map(|&(x, z)| [x, z])
+                    .filter(|x| x.abs() != f64::INFINITY),
+            );
+        }
+        checked(true, v, right)
+    });
+
+    suite.run(
+        "ConformalClassifier::p_values / GroupConformalClassifier (against the sets)",
+        |g| {
+            let s = score(g);
+            let alpha = g.unit();
+            let params = res!(ConformalParams::new(s, alpha).check());
+            let k = g.pick(&[1usize, 2, 3, 10]);
+            let n = g.pick(&[0usize, 1, 2, 9, 30]);
+            let rows: Vec<Vec<f64>> = (0..n).map(|_| row(g, k)).collect();
+            let labels: Vec<usize> = (0..n).map(|_| g.below(k)).collect();
+            let probs = res!(Probabilities::from_rows(&rows));
+            let n_groups = g.pick(&[0usize, 1, 2, 3]);
+            let groups: Vec<usize> = (0..g.len_near(n))
+                .map(|_| g.index(n_groups.max(1)))
+                .collect();
+            let clf = res!(ConformalClassifier::calibrate(&params, &probs, &labels, 1));
+            let sets = res!(clf.predict(&probs, 2));
+            let p = res!(clf.p_values(&probs, 2));
+            let l = (n + 1 - core_linalg::conformal_rank(n, alpha).min(n + 1)) as f64;
+            let mut right = (0..n).all(|i| {
+                (0..k).all(|y| sets.contains(i, y) == ((n + 1) as f64 * p[i * k + y] > l + 1e-9))
+            });
+            right &= p.iter().all(|&x| x > 0.0 && x <= 1.0);
+            if let Ok(gc) =
+                GroupConformalClassifier::calibrate(&params, &probs, &labels, &groups, n_groups, 3)
+            {
+                let gs = res!(gc.predict(&probs, &groups, 4));
+                right &= gs.len() == n && gc.counts().iter().sum::<usize>() == n;
+            }
+            checked(true, p, right)
+        },
+    );
+
     suite.finish();
 }
