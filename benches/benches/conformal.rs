@@ -1,19 +1,32 @@
-//! Calibrate + predict sets for 10⁵ and 10⁶ test rows × 10 classes (rows per second), LAC and
-//! randomised APS; calibration on 10⁴ rows. Linear in the rows and parallel (rayon).
+//! Split conformal classification at scale: calibration on 10⁴ rows, prediction sets for 10⁵
+//! and 10⁶ test rows × 10 classes (rows per second), LAC and randomised APS.
 //!
-//! The peer (MAPIE's `SplitConformalClassifier` on the same kind of probabilities) is
-//! `benches/peers/mapie_conformal.py`, run by hand.
+//! - `conformal/end-to-end`: what a user pays — validating the test probabilities
+//!   (`Probabilities::from_flat`, in parallel), calibrating and predicting. This is the figure
+//!   compared with MAPIE (`benches/peers/mapie_conformal.py`, whose measured rows per second are
+//!   kept in `benches/peers/mapie_conformal.json`).
+//! - `conformal/calibrate-predict`: the same without validation.
+//! - `conformal/memory-read`: a parallel sum over a buffer of the 10⁶-row input's size, the
+//!   physical limit a pass over the input can reach on this machine, measured in the same run.
+//!
+//! `cargo xtask bench conformal` ends with rows/s, GB/s of input, the share of the memory-read
+//! bandwidth and the ratio to MAPIE's figures.
 
 use conformal::{ConformalClassifier, ConformalParams, Probabilities, Score};
 use core_linalg::seeded_rng;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use rand::RngExt;
+use rayon::prelude::*;
 use std::hint::black_box;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const K: usize = 10;
 
-/// Random probability rows (cubed uniforms, normalised) and labels drawn from them.
-fn data(n: usize, seed: u64) -> (Probabilities, Vec<usize>) {
+/// Random probability rows (cubed uniforms, normalised) and labels drawn from them: the same
+/// recipe as the MAPIE peer.
+fn data(n: usize, seed: u64) -> (Vec<f64>, Vec<usize>) {
     let mut rng = seeded_rng(seed);
     let mut flat = Vec::with_capacity(n * K);
     let mut labels = Vec::with_capacity(n);
@@ -32,20 +45,48 @@ fn data(n: usize, seed: u64) -> (Probabilities, Vec<usize>) {
         );
         flat.extend(r.iter().map(|v| v / s));
     }
-    (
-        Probabilities::from_flat(flat, K).expect("valid rows"),
-        labels,
-    )
+    (flat, labels)
 }
 
-fn calibrate_and_predict(c: &mut Criterion) {
+const SCORES: [Score; 2] = [Score::Lac, Score::Aps { randomized: true }];
+
+fn end_to_end(c: &mut Criterion) {
     let (cal, yc) = data(10_000, 1);
-    let mut g = c.benchmark_group("conformal/calibrate-predict");
+    let cal = Probabilities::from_flat(cal, K).expect("valid rows");
+    let mut g = c.benchmark_group("conformal/end-to-end");
     g.sample_size(10);
     for n in [100_000usize, 1_000_000] {
         let (test, _) = data(n, 2);
         g.throughput(Throughput::Elements(n as u64));
-        for score in [Score::Lac, Score::Aps { randomized: true }] {
+        for score in SCORES {
+            let params = ConformalParams::new(score, 0.1).check().expect("valid");
+            g.bench_function(BenchmarkId::new(score.name(), n), |b| {
+                b.iter_batched(
+                    || test.clone(),
+                    |flat| {
+                        let test = Probabilities::from_flat(flat, K).expect("validates");
+                        let clf = ConformalClassifier::calibrate(&params, &cal, &yc, 3)
+                            .expect("calibrates");
+                        let sets = clf.predict(&test, 4).expect("predicts");
+                        black_box(sets.size(0))
+                    },
+                    BatchSize::LargeInput,
+                )
+            });
+        }
+    }
+    g.finish();
+}
+
+fn calibrate_and_predict(c: &mut Criterion) {
+    let (cal, yc) = data(10_000, 1);
+    let cal = Probabilities::from_flat(cal, K).expect("valid rows");
+    let mut g = c.benchmark_group("conformal/calibrate-predict");
+    g.sample_size(10);
+    for n in [100_000usize, 1_000_000] {
+        let test = Probabilities::from_flat(data(n, 2).0, K).expect("valid rows");
+        g.throughput(Throughput::Elements(n as u64));
+        for score in SCORES {
             let params = ConformalParams::new(score, 0.1).check().expect("valid");
             g.bench_function(BenchmarkId::new(score.name(), n), |b| {
                 b.iter(|| {
@@ -60,5 +101,23 @@ fn calibrate_and_predict(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, calibrate_and_predict);
+/// A parallel sum over 10⁷ f64 (the 10⁶ × 10 input): bytes per second (criterion's elements).
+fn memory_read(c: &mut Criterion) {
+    let buf: Vec<f64> = (0..1_000_000 * K).map(|i| i as f64).collect();
+    let mut g = c.benchmark_group("conformal/memory-read");
+    g.sample_size(20);
+    g.throughput(Throughput::Elements((buf.len() * 8) as u64));
+    g.bench_function("parallel-sum-80MB", |b| {
+        b.iter(|| {
+            black_box(
+                buf.par_chunks(1 << 16)
+                    .map(|c| c.iter().sum::<f64>())
+                    .sum::<f64>(),
+            )
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, memory_read, end_to_end, calibrate_and_predict);
 criterion_main!(benches);

@@ -6,6 +6,9 @@ Run by hand, never by CI:
     python3 -m venv .venv && .venv/bin/pip install mapie numpy scikit-learn
     .venv/bin/python benches/peers/mapie_conformal.py
 
+Its figures on the development machine are kept in mapie_conformal.json beside this file, which
+`cargo xtask bench conformal` reads to print its ratios.
+
 The classifier is an identity "model" whose predict_proba returns its input, so MAPIE scores
 exactly the given probabilities, as the Rust bench does.
 """

@@ -1,5 +1,6 @@
 //! `cargo xtask bench`: runs the criterion benches, and after the core-ml bench prints the
-//! training step's throughput beside the ceilings measured in the same run.
+//! training step's throughput beside the ceilings measured in the same run (after the conformal
+//! bench, rows/s beside the memory bandwidth and MAPIE's figures).
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -15,7 +16,8 @@ pub const BENCHES: [(&str, &str); 5] = [
 ];
 
 /// Runs `cargo bench` for the named bench (or all when the first argument is not a bench
-/// name but a criterion flag or nothing), then the core-ml summary when core-ml ran.
+/// name but a criterion flag or nothing), then the core-ml and conformal summaries when those
+/// ran.
 pub fn run(args: &[String]) -> Result<ExitCode> {
     let (target, rest) = match args.first() {
         Some(a) if a == "--list-benches" => {
@@ -49,6 +51,11 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     }
     if target.is_none() || target == Some("core_ml") {
         println!("\n{}", core_ml_summary(&criterion_dir())?);
+    }
+    if target.is_none() || target == Some("conformal") {
+        let peers =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../benches/peers/mapie_conformal.json");
+        println!("\n{}", conformal_summary(&criterion_dir(), &peers)?);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -85,8 +92,23 @@ pub fn read_group(criterion: &Path, group: &str) -> Result<Vec<Measured>> {
     let mut out = Vec::new();
     let entries = std::fs::read_dir(&dir)
         .with_context(|| format!("no criterion results in {}", dir.display()))?;
+    // `group/function/new/` for a plain function, `group/function/parameter/new/` for a
+    // `BenchmarkId` with a parameter.
+    let mut dirs = Vec::new();
     for e in entries {
-        let path = e?.path().join("new");
+        let d = e?.path();
+        if d.join("new").is_dir() {
+            dirs.push(d.join("new"));
+        } else if let Ok(sub) = std::fs::read_dir(&d) {
+            for s in sub {
+                let s = s?.path().join("new");
+                if s.is_dir() {
+                    dirs.push(s);
+                }
+            }
+        }
+    }
+    for path in dirs {
         let Ok(meta) = std::fs::read_to_string(path.join("benchmark.json")) else {
             continue;
         };
@@ -150,6 +172,53 @@ pub fn summarise(peak: &[Measured], shapes: &[Measured], steps: &[Measured]) -> 
     Ok(s)
 }
 
+/// The conformal summary: end-to-end rows/s of each score and size, the input's GB/s beside
+/// the memory-read bandwidth measured in the same run, and the ratio to MAPIE's rows/s kept in
+/// `peers` (`{"rows_per_s": {"lac/1000000": …}}`, measured by
+/// `benches/peers/mapie_conformal.py`).
+pub fn conformal_summary(criterion: &Path, peers: &Path) -> Result<String> {
+    let read = read_group(criterion, "conformal/memory-read")?;
+    let e2e = read_group(criterion, "conformal/end-to-end")?;
+    let peers: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(peers).with_context(|| format!("reading {}", peers.display()))?,
+    )?;
+    summarise_conformal(&read, &e2e, &peers)
+}
+
+/// [`conformal_summary`] from measurements (10 classes of f64 per row).
+pub fn summarise_conformal(
+    read: &[Measured],
+    e2e: &[Measured],
+    peers: &serde_json::Value,
+) -> Result<String> {
+    let bw = read.first().context("no memory-read measurement")?;
+    let bw_gbs = bw.flops / bw.seconds / 1e9;
+    let mut s = format!(
+        "conformal, this run (medians); MAPIE {} measured {}:\n  memory read (parallel sum)  {bw_gbs:6.2} GB/s\n",
+        peers["mapie"].as_str().unwrap_or("?"),
+        peers["measured"].as_str().unwrap_or("?")
+    );
+    if e2e.is_empty() {
+        bail!("no end-to-end measurement");
+    }
+    for m in e2e {
+        let key = m.id.trim_start_matches("conformal/end-to-end/");
+        let rows = m.flops / m.seconds;
+        let gbs = rows * 10.0 * 8.0 / 1e9;
+        let mapie = peers["rows_per_s"][key].as_f64();
+        s += &format!(
+            "  {key:<14} {:10.3e} rows/s  {gbs:5.2} GB/s ({:4.1}% of memory read)  {}\n",
+            rows,
+            100.0 * gbs / bw_gbs,
+            mapie.map_or("no MAPIE figure".to_string(), |r| format!(
+                "{:5.1}× MAPIE ({r:.3e} rows/s)",
+                rows / r
+            ))
+        );
+    }
+    Ok(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +229,19 @@ mod tests {
             flops,
             seconds,
         }
+    }
+
+    #[test]
+    fn conformal_summary_by_hand() {
+        // 1e6 rows in 0.1 s = 1e7 rows/s = 0.8 GB/s; 8e7 bytes in 0.01 s = 8 GB/s; MAPIE 1e6.
+        let read = [m("conformal/memory-read/x", 8e7, 0.01)];
+        let e2e = [m("conformal/end-to-end/lac/1000000", 1e6, 0.1)];
+        let peers = serde_json::json!({"mapie": "1.6.0", "measured": "here", "rows_per_s": {"lac/1000000": 1e6}});
+        let s = summarise_conformal(&read, &e2e, &peers).unwrap();
+        assert!(s.contains("8.00 GB/s"), "{s}");
+        assert!(s.contains("0.80 GB/s (10.0% of memory read)"), "{s}");
+        assert!(s.contains("10.0× MAPIE"), "{s}");
+        assert!(summarise_conformal(&read, &[], &peers).is_err());
     }
 
     #[test]

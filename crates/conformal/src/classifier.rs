@@ -177,8 +177,19 @@ struct PrefixSet {
 impl RowFn for PrefixSet {
     type Out = u64;
     fn call(&self, _: usize, p: &[f64], u: f64, v: f64, _: &mut Scratch, out: &mut [u64]) {
+        let q = self.threshold - v;
+        if let (Score::Lac, [word]) = (self.score, &mut *out) {
+            // LAC with at most 64 classes: one branch-free pass, the score computed as in the
+            // walk (`1 − p̂_y`, so calibration and prediction agree to the bit).
+            let mut w = 0u64;
+            for (y, &py) in p.iter().enumerate() {
+                w |= u64::from(1.0 - py <= q) << y;
+            }
+            *word = w;
+            return;
+        }
         self.score
-            .prefix_set_unchecked(p, u, self.threshold - v, |y| out[y / 64] |= 1 << (y % 64));
+            .prefix_set_unchecked(p, u, q, |y| out[y / 64] |= 1 << (y % 64));
     }
 }
 

@@ -148,7 +148,11 @@ impl Score {
             }
             return;
         }
-        let (pmax, second) = top_two(p);
+        // The largest two probabilities: only SAPS and Margin use them (a pass saved otherwise).
+        let (pmax, second) = match self {
+            Score::Saps { .. } | Score::Margin => top_two(p),
+            _ => (0.0, 0.0),
+        };
         let mut before = 0.0;
         let mut step = |r: usize, j: usize, pj: f64| -> bool {
             let keep_going = visit(j, self.ranked(pj, r, before, pmax, second, u));
@@ -166,19 +170,24 @@ impl Score {
             }
             return;
         }
-        // Few classes: an insertion sort on the stack (strict comparisons keep equal
-        // probabilities in index order; `total_cmp` order as above for finite rows).
-        let mut buf = [(0.0f64, 0usize); SMALL_K];
-        for (j, &pj) in p.iter().enumerate() {
-            let mut at = j;
-            while at > 0 && buf[at - 1].0 < pj {
-                buf[at] = buf[at - 1];
-                at -= 1;
+        // Few classes: select the next-ranked class lazily (the largest remaining, ties to the
+        // lowest index — the order of the sort above for finite rows), so a walk that stops
+        // after r classes costs O(r·K) rather than a sort of the whole row: prediction sets are
+        // small, and calibration stops at the true label.
+        // A copy of the row on the stack, each selected entry replaced by −∞ (rows are finite
+        // here, so −∞ never wins while a class remains): the argmax loop has no second test.
+        let mut rest = [f64::NEG_INFINITY; SMALL_K];
+        rest[..k].copy_from_slice(p);
+        for r in 0..k {
+            let (mut best, mut bp) = (0, rest[0]);
+            for (j, &pj) in rest[..k].iter().enumerate().skip(1) {
+                if pj > bp {
+                    best = j;
+                    bp = pj;
+                }
             }
-            buf[at] = (pj, j);
-        }
-        for (r, &(pj, j)) in buf[..k].iter().enumerate() {
-            if !step(r, j, pj) {
+            rest[best] = f64::NEG_INFINITY;
+            if !step(r, best, p[best]) {
                 return;
             }
         }
