@@ -113,6 +113,17 @@ struct Scratch {
     scores: Vec<f64>,
 }
 
+impl Scratch {
+    /// Every label's score of row `p` into `self.scores`; false if the row is malformed (it
+    /// cannot be: rows are validated).
+    fn score_all(&mut self, score: Score, p: &[f64], u: f64) -> bool {
+        self.scores.resize(p.len(), 0.0);
+        score
+            .label_scores_unchecked(p, u, &mut self.order, &mut self.scores)
+            .is_ok()
+    }
+}
+
 /// What to do with one row, given its draws `u` (randomised scores) and `v` (jitter).
 trait RowFn: Sync {
     type Out: Send;
@@ -201,12 +212,7 @@ struct PerClassSet<'a> {
 impl RowFn for PerClassSet<'_> {
     type Out = u64;
     fn call(&self, _: usize, p: &[f64], u: f64, v: f64, s: &mut Scratch, out: &mut [u64]) {
-        s.scores.resize(p.len(), 0.0);
-        if self
-            .score
-            .label_scores_unchecked(p, u, &mut s.order, &mut s.scores)
-            .is_err()
-        {
+        if !s.score_all(self.score, p, u) {
             return;
         }
         for (y, (&sc, &q)) in s.scores.iter().zip(self.thresholds).enumerate() {
@@ -372,12 +378,7 @@ struct PValues<'a> {
 impl RowFn for PValues<'_> {
     type Out = f64;
     fn call(&self, _: usize, p: &[f64], u: f64, v: f64, s: &mut Scratch, out: &mut [f64]) {
-        s.scores.resize(p.len(), 0.0);
-        if self
-            .score
-            .label_scores_unchecked(p, u, &mut s.order, &mut s.scores)
-            .is_err()
-        {
+        if !s.score_all(self.score, p, u) {
             return;
         }
         for (y, (&sc, o)) in s.scores.iter().zip(out.iter_mut()).enumerate() {
