@@ -310,3 +310,64 @@ fn wrapping_shapes_huge_logits_and_out_of_range_targets() {
         assert!(loss.loss(&logits, &ok).is_ok());
     }
 }
+
+/// Focal loss where p_y rounds to 1 (one class, or a margin past the dtype's resolution):
+/// `(1 − p)^γ` has gradient `γ·(1 − p)^{γ−1}`, infinite at 0 for γ < 1, which turned the whole
+/// gradient NaN. For γ ∈ {0, 0.5, 2}, in f32 and f64, the loss and every gradient entry are
+/// finite, and where p_y is not 1 the gradient still matches the plain reference's finite
+/// differences.
+#[test]
+fn focal_gradients_are_finite_when_p_y_is_one() {
+    for gamma in [0.0, 0.5, 2.0] {
+        let loss = ClassificationLoss::new(LossKind::Focal { gamma }).unwrap();
+        for dtype in [DType::F32, DType::F64] {
+            // Row 0: one class (p = 1 exactly); row 1: a margin of 60 (p_y = 1 in both dtypes);
+            // row 2: an ordinary row.
+            for (f, k, y) in [
+                (vec![3.0], 1usize, vec![0usize]),
+                (vec![60.0, 0.0, 0.0], 3, vec![0]),
+                (vec![0.3, -0.2, 0.1], 3, vec![2]),
+            ] {
+                let var = Var::from_tensor(
+                    &Tensor::from_slice(&f, (1, k), &Device::Cpu)
+                        .unwrap()
+                        .to_dtype(dtype)
+                        .unwrap(),
+                )
+                .unwrap();
+                let l = loss.loss(var.as_tensor(), &targets(&y)).unwrap();
+                let g = l.backward().unwrap();
+                let grad: Vec<f64> = g
+                    .get(var.as_tensor())
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_dtype(DType::F64)
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap();
+                let lv = l.to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap();
+                assert!(
+                    lv.is_finite() && grad.iter().all(|v| v.is_finite()),
+                    "γ = {gamma} {dtype:?} {f:?}: {lv} {grad:?}"
+                );
+                if k == 3 && f[0] < 1.0 && dtype == DType::F64 {
+                    for j in 0..k {
+                        let h = 1e-6;
+                        let (mut fp, mut fm) = (f.clone(), f.clone());
+                        fp[j] += h;
+                        fm[j] -= h;
+                        let fd = (reference(LossKind::Focal { gamma }, &fp, &y, k)
+                            - reference(LossKind::Focal { gamma }, &fm, &y, k))
+                            / (2.0 * h);
+                        assert!(
+                            (fd - grad[j]).abs() < 1e-6,
+                            "γ = {gamma} j = {j}: {fd} vs {}",
+                            grad[j]
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
