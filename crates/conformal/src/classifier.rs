@@ -223,6 +223,38 @@ impl RowFn for PerClassSet<'_> {
     }
 }
 
+/// The (jittered) score of every calibration row's true label, after checking the labels.
+fn true_label_scores(
+    p: &ConformalParams,
+    probs: &Probabilities,
+    labels: &[usize],
+    seed: u64,
+) -> Result<Vec<f64>> {
+    check_labels(probs, labels)?;
+    let mut scores = vec![0.0; probs.len()];
+    for_each_row(
+        p,
+        probs,
+        seed,
+        &mut scores,
+        1,
+        &TrueLabelScore {
+            score: p.score,
+            labels,
+        },
+    );
+    Ok(scores)
+}
+
+/// The scores split by an id in `0..n` (a class or a group), each in row order.
+fn by_id(scores: &[f64], ids: &[usize], n: usize) -> Vec<Vec<f64>> {
+    let mut out = vec![Vec::new(); n];
+    for (&s, &i) in scores.iter().zip(ids) {
+        out[i].push(s);
+    }
+    out
+}
+
 /// The threshold for one group of calibration scores.
 fn threshold(scores: &[f64], params: &ConformalParams) -> Result<f64> {
     let n = scores.len();
@@ -262,26 +294,10 @@ impl ConformalClassifier {
         labels: &[usize],
         seed: u64,
     ) -> Result<Self> {
-        check_labels(probs, labels)?;
         let p = params.get();
-        let mut scores = vec![0.0; probs.len()];
-        for_each_row(
-            p,
-            probs,
-            seed,
-            &mut scores,
-            1,
-            &TrueLabelScore {
-                score: p.score,
-                labels,
-            },
-        );
+        let scores = true_label_scores(p, probs, labels, seed)?;
         let mut groups = if p.mondrian {
-            let mut by_class = vec![Vec::new(); probs.n_classes()];
-            for (&s, &y) in scores.iter().zip(labels) {
-                by_class[y].push(s);
-            }
-            by_class
+            by_id(&scores, labels, probs.n_classes())
         } else {
             vec![scores]
         };
@@ -456,24 +472,10 @@ impl GroupConformalClassifier {
                 reason: "group-conditional calibration replaces the label-conditional one",
             });
         }
-        check_labels(probs, labels)?;
+        // Labels are checked first (inside the scoring), then the groups, as before.
+        let scores = true_label_scores(p, probs, labels, seed)?;
         check_groups(groups, probs.len(), n_groups)?;
-        let mut scores = vec![0.0; probs.len()];
-        for_each_row(
-            p,
-            probs,
-            seed,
-            &mut scores,
-            1,
-            &TrueLabelScore {
-                score: p.score,
-                labels,
-            },
-        );
-        let mut by_group = vec![Vec::new(); n_groups];
-        for (&s, &g) in scores.iter().zip(groups) {
-            by_group[g].push(s);
-        }
+        let by_group = by_id(&scores, groups, n_groups);
         Ok(Self {
             params: *params,
             thresholds: by_group
