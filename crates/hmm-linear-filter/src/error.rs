@@ -121,6 +121,17 @@ pub enum HmmError {
         /// Number of states.
         n_states: usize,
     },
+    /// A quadrature (for [`chernoff_xi`](crate::chernoff_xi)) whose error estimate exceeds its
+    /// tolerance.
+    #[error("quadrature did not converge: integral {integral} with error estimate {error_estimate} > tolerance {tolerance}")]
+    Quadrature {
+        /// The integral's value.
+        integral: f64,
+        /// The quadrature's own error estimate.
+        error_estimate: f64,
+        /// The tolerance it had to meet.
+        tolerance: f64,
+    },
     /// A transition matrix that is not near-deterministic: a column whose largest entry is tied
     /// (no unique most likely successor) or at most 1/2 (ε ≥ 1/2).
     #[error("transition is not near-deterministic at column {column}: {reason}")]

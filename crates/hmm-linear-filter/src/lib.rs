@@ -14,7 +14,12 @@
 //! - [`LinearFilter::adaptive`] (ALF): `w_k = (1−δ)·A·w_{k−1} + δ(log E)ᵀ y_k` for
 //!   near-deterministic `T = D + εQ`, with [`DeltaSchedule`]s, decoded by [`decode`] (argmax).
 //! - [`chernoff_xi`]: the constant `ξ` of the rate theorem (Thm 5.7).
-//! - [`decode_batch`]: many trajectories in parallel.
+//! - [`decode_batch`]: many trajectories in parallel; [`filter_batch`] returns every belief and
+//!   the log-likelihood of each.
+//! - [`forward_backward`] (smoothing) and [`viterbi`] (most likely path), log domain, sparse
+//!   transitions in `O(nnz)`.
+//! - Models serialise with `serde` (feature `serde`), validated on the way in; the log-forward
+//!   filter can own its model ([`ModelRef`]).
 //!
 //! Choices the paper leaves open are documented on each item; the experiments (feature
 //! `experiments`) document theirs in `experiments`.
@@ -47,6 +52,7 @@
 
 mod error;
 mod filter;
+mod inference;
 mod linear;
 mod lof;
 mod model;
@@ -58,11 +64,14 @@ pub mod experiments;
 
 pub use error::HmmError;
 pub use filter::{decode, decode_batch, LogitFilter};
+pub use inference::{
+    filter, filter_batch, forward_backward, viterbi, Filtered, Smoothed, ViterbiPath,
+};
 pub use linear::{DeltaSchedule, FunctionalGraphFilter, LinearFilter, LinearSystem};
 pub use lof::LogForwardFilter;
-pub use model::{ControlledHmm, Hmm, Trajectory};
+pub use model::{ControlledHmm, Hmm, ModelRef, Trajectory, SPARSE_DENSITY};
 pub use structure::{DeterministicStructure, NearDeterministic, DETERMINISTIC_TOL};
-pub use xi::{chernoff_xi, MAX_ORDER};
+pub use xi::{chernoff_xi, MAX_ORDER, XI_QUADRATURE_TOL};
 
 /// The README's example, compiled and run as a doc test.
 #[cfg(doctest)]

@@ -383,61 +383,112 @@ impl LogitFilter for LinearFilter {
     }
 }
 
-/// The exact filter of an HMM whose `T` is deterministic but not a permutation (a functional
-/// graph with transient states), in the paper's block form: `w_k = diag(P, I_r) w_{k−1} +
-/// (log E)ᵀ y_k + u_k`, where the correction input `u_k` is non-zero only for the first `r`
-/// steps (`r` = [`DeterministicStructure::transient_depth`]): it absorbs the belief flowing out
-/// of transient states. From step `r` on, transient logits are `−∞` (belief exactly 0); from
-/// step `r + 1` on, `u_k = 0` and the filter is purely linear.
+/// The exact filter of an HMM whose `T(a)` are deterministic but not permutations (functional
+/// graphs with transient states), in the paper's block form: `w_k = A(a_k) w_{k−1} +
+/// (log E)ᵀ y_k + u_k` with `A(a) = diag(P(a), I_r)` (recurrent states read their recurrent
+/// predecessor, transient states read themselves) and a correction input `u_k` that absorbs
+/// the belief flowing out of transient states and merging into recurrent ones.
 ///
-/// Needs `E > 0` on recurrent states (transient states may have zero emissions).
+/// - **Uncontrolled** (one action): `u_k` is non-zero only for the first `r` steps (`r` =
+///   [`DeterministicStructure::transient_depth`]); from step `r` on, transient logits are `−∞`
+///   (belief exactly 0), and from step `r + 1` on the filter is the linear system alone.
+/// - **Action-controlled** (several actions, each `T(a)` deterministic): the functional graphs of
+///   different actions need not share their recurrent states, so no fixed step makes the
+///   filter linear; each step computes the exact update `l_k(i) = log e_k(i) +
+///   logsumexp_{j: f_a(j) = i} l_{k−1}(j)` (`O(|S|)`, one term per predecessor) and `u_k` is
+///   its difference from the linear part — zero whenever no two states with belief merge.
+///
+/// The correction for the first steps depends on the observations (which branches merged
+/// carries their evidence), so it is computed by the filter, not supplied by the user. From a
+/// start supported on recurrent states only, the uncontrolled filter is linear from the first
+/// step, and an arbitrary start `l̃_0` is corrected by the model-only input `u_1 = A(l*_0 − l̃_0)`
+/// (see the experiment `exactness`).
+///
+/// Needs `E > 0` on recurrent states (every state for a controlled model); transient states
+/// may have zero emissions. An observation impossible under the current belief is
+/// [`HmmError::ImpossibleObservation`], with the state unchanged.
 #[derive(Debug, Clone)]
 pub struct FunctionalGraphFilter {
-    structure: DeterministicStructure,
-    predecessors: Vec<Vec<usize>>,
+    structures: Vec<DeterministicStructure>,
+    /// `predecessors[a][i]`: the states `j` with `f_a(j) = i`.
+    predecessors: Vec<Vec<Vec<usize>>>,
     kernel: LinearFilter,
     steps: usize,
     correction: Vec<f64>,
+    exact: Vec<f64>,
 }
 
 impl FunctionalGraphFilter {
-    /// Builds the filter for an uncontrolled model with deterministic `T`, from `w_0 = log π₀`.
+    /// Builds the filter for a model whose every `T(a)` is deterministic, from `w_0 = log π₀`.
+    ///
+    /// Errors: [`HmmError::NotDeterministic`] for a transition that is not 0/1,
+    /// [`HmmError::ZeroEmission`] for a zero emission where one is not allowed.
     pub fn new<M: AsRef<ControlledHmm> + ?Sized>(model: &M) -> Result<Self, HmmError> {
         let model = model.as_ref();
-        if model.n_actions() != 1 {
-            return Err(HmmError::NeedsOneAction(model.n_actions()));
+        let w0: Vec<f64> = model.initial().iter().map(|p| p.ln()).collect();
+        Self::build(model, w0)
+    }
+
+    /// Builds the filter from arbitrary initial logits `l_0` (a prior `softmax(l_0)`; `−∞`
+    /// entries allowed; NaN, `+∞` and all `−∞` refused).
+    pub fn with_logits<M: AsRef<ControlledHmm> + ?Sized>(
+        model: &M,
+        l0: &[f64],
+    ) -> Result<Self, HmmError> {
+        let model = model.as_ref();
+        crate::error::check_logits("initial logits", model.n_states(), l0)?;
+        Self::build(model, l0.to_vec())
+    }
+
+    fn build(model: &ControlledHmm, w0: Vec<f64>) -> Result<Self, HmmError> {
+        let structures = model
+            .transitions()
+            .iter()
+            .enumerate()
+            .map(|(a, t)| DeterministicStructure::from_matrix(t, a))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let [only] = structures.as_slice() {
+            require_positive_emission(model, |s| only.recurrent()[s])?;
+        } else {
+            require_positive_emission(model, |_| true)?;
         }
-        let structure = DeterministicStructure::from_matrix(&model.transitions()[0], 0)?;
-        require_positive_emission(model, |s| structure.recurrent()[s])?;
         let n = model.n_states();
-        let mut predecessors = vec![Vec::new(); n];
-        for (j, &i) in structure.successors().iter().enumerate() {
-            predecessors[i].push(j);
-        }
-        let w0 = model.initial().iter().map(|p| p.ln()).collect();
-        let mut kernel = LinearFilter::from_parts(
-            vec![structure.gather().to_vec()],
-            model.log_emission_rows().to_vec(),
-            1.0,
-            1.0,
-            w0,
-        )?;
+        let predecessors = structures
+            .iter()
+            .map(|st| {
+                let mut pred = vec![Vec::new(); n];
+                for (j, &i) in st.successors().iter().enumerate() {
+                    pred[i].push(j);
+                }
+                pred
+            })
+            .collect();
+        let gathers = structures.iter().map(|st| st.gather().to_vec()).collect();
+        let mut kernel =
+            LinearFilter::from_parts(gathers, model.log_emission_rows().to_vec(), 1.0, 1.0, w0)?;
         kernel.set_renormalise(true);
         Ok(Self {
-            structure,
+            structures,
             predecessors,
             kernel,
             steps: 0,
             correction: vec![0.0; n],
+            exact: vec![0.0; n],
         })
     }
 
-    /// The graph's structure (recurrent states, depth `r`, …).
+    /// The graph's structure under action 0 (recurrent states, depth `r`, …).
     pub fn structure(&self) -> &DeterministicStructure {
-        &self.structure
+        &self.structures[0]
     }
 
-    /// The block-form linear system `(diag(P, I_r), (log E)ᵀ)` (in the original state order).
+    /// The structure of every action's functional graph.
+    pub fn structures(&self) -> &[DeterministicStructure] {
+        &self.structures
+    }
+
+    /// The block-form linear system `(diag(P, I_r), (log E)ᵀ)` of action 0 (in the original
+    /// state order); [`linear_system_of`](Self::linear_system_of) for another action.
     pub fn linear_system(&self) -> LinearSystem {
         // Action 0 exists by construction.
         self.kernel
@@ -445,31 +496,65 @@ impl FunctionalGraphFilter {
             .unwrap_or_else(|_| unreachable!())
     }
 
+    /// The block-form linear system of `action`.
+    pub fn linear_system_of(&self, action: usize) -> Result<LinearSystem, HmmError> {
+        self.kernel.linear_system(action)
+    }
+
     /// The correction input `u_k` of the last step (extended reals; `−∞ − (−∞)` read as 0).
     pub fn last_correction(&self) -> &[f64] {
         &self.correction
     }
 
-    /// One step.
+    /// One step of an uncontrolled model (action 0).
     pub fn step(&mut self, obs: usize) -> Result<(), HmmError> {
-        if self.steps >= self.structure.transient_depth() {
-            self.kernel.step(obs)?;
+        self.step_with_action(0, obs)
+    }
+
+    /// One step: the transition of `action`, then observe `obs`. On error the state is
+    /// unchanged.
+    pub fn step_with_action(&mut self, action: usize, obs: usize) -> Result<(), HmmError> {
+        let linear_now =
+            self.structures.len() == 1 && self.steps >= self.structures[0].transient_depth();
+        if linear_now {
+            // Recurrent-only support: the step is the linear system, u_k = 0. With E > 0 on
+            // recurrent states the observation is always possible.
+            self.kernel
+                .step_with_action(action, obs)
+                .map_err(|e| match e {
+                    HmmError::NoBelief { .. } => HmmError::ImpossibleObservation { obs },
+                    e => e,
+                })?;
             self.correction.iter_mut().for_each(|u| *u = 0.0);
         } else {
-            let (_, le) = self.kernel.parts(0, obs)?;
+            let (g, le) = self.kernel.parts(action, obs)?;
             let w = self.kernel.logits();
-            let g = self.structure.gather();
-            let exact: Vec<f64> = (0..w.len())
-                .map(|i| {
-                    let terms: Vec<f64> = self.predecessors[i].iter().map(|&j| w[j]).collect();
-                    logsumexp(&terms) + le[i]
-                })
-                .collect();
-            for i in 0..w.len() {
-                let lin = w[g[i]] + le[i];
-                self.correction[i] = if exact[i] == lin { 0.0 } else { exact[i] - lin };
+            let pred = &self.predecessors[action];
+            for (i, e) in self.exact.iter_mut().enumerate() {
+                *e = match pred[i].as_slice() {
+                    [] => f64::NEG_INFINITY,
+                    [j] => w[*j],
+                    many => logsumexp(&many.iter().map(|&j| w[j]).collect::<Vec<_>>()),
+                } + le[i];
             }
-            self.kernel.set_logits(&exact)?;
+            if self.exact.iter().all(|&x| x == f64::NEG_INFINITY) {
+                return Err(HmmError::ImpossibleObservation { obs });
+            }
+            for (i, u) in self.correction.iter_mut().enumerate() {
+                let lin = w[g[i]] + le[i];
+                *u = if self.exact[i] == lin {
+                    0.0
+                } else {
+                    self.exact[i] - lin
+                };
+            }
+            // Renormalise (the controlled filter runs this branch forever).
+            let m = self.exact.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            self.exact.iter_mut().for_each(|x| *x -= m);
+            let exact = std::mem::take(&mut self.exact);
+            let r = self.kernel.set_logits(&exact);
+            self.exact = exact;
+            r?;
         }
         self.steps += 1;
         Ok(())
@@ -478,13 +563,7 @@ impl FunctionalGraphFilter {
 
 impl LogitFilter for FunctionalGraphFilter {
     fn step_with_action(&mut self, action: usize, obs: usize) -> Result<(), HmmError> {
-        if action != 0 {
-            return Err(HmmError::ActionOutOfRange {
-                action,
-                n_actions: 1,
-            });
-        }
-        self.step(obs)
+        FunctionalGraphFilter::step_with_action(self, action, obs)
     }
     fn logits(&self) -> &[f64] {
         self.kernel.logits()

@@ -22,7 +22,10 @@ fn cumulant(p: &[f64], q: &[f64], t: f64) -> f64 {
 /// `∫_{−1/M}^0 Λ(t)/t dt` by double-exponential quadrature (the integrand's removable
 /// singularity at 0 has limit `Λ'(0) = KL(p‖q)`; DE quadrature never evaluates the endpoints,
 /// and points within `1e-7` of 0 use the limit to avoid cancellation).
-fn integral(p: &[f64], q: &[f64], m: f64) -> f64 {
+/// Accepted quadrature error: the estimate must be at most this, relative to `max(1, |∫|)`.
+pub const XI_QUADRATURE_TOL: f64 = 1e-9;
+
+fn integral(p: &[f64], q: &[f64], m: f64) -> Result<f64, HmmError> {
     let kl: f64 = p
         .iter()
         .zip(q)
@@ -30,10 +33,10 @@ fn integral(p: &[f64], q: &[f64], m: f64) -> f64 {
         .map(|(&pi, &qi)| pi * (pi / qi).ln())
         .sum();
     if !kl.is_finite() {
-        return f64::INFINITY;
+        return Ok(f64::INFINITY);
     }
     if kl == 0.0 {
-        return 0.0;
+        return Ok(0.0);
     }
     let f = |t: f64| {
         if t.abs() < 1e-7 {
@@ -44,9 +47,17 @@ fn integral(p: &[f64], q: &[f64], m: f64) -> f64 {
     };
     // Λ is convex with Λ(−1) ≤ 0 = Λ(0), so Λ(t)/t ≥ 0 on [−1/M, 0] and so is the integral;
     // a negative result (seen down to −1e-30 for nearly equal p and q) is rounding.
-    quadrature::double_exponential::integrate(f, -1.0 / m, 0.0, 1e-12)
-        .integral
-        .max(0.0)
+    let out = quadrature::double_exponential::integrate(f, -1.0 / m, 0.0, 1e-12);
+    let tolerance = XI_QUADRATURE_TOL * out.integral.abs().max(1.0);
+    let converged = out.error_estimate <= tolerance && out.integral.is_finite();
+    if !converged {
+        return Err(HmmError::Quadrature {
+            integral: out.integral,
+            error_estimate: out.error_estimate,
+            tolerance,
+        });
+    }
+    Ok(out.integral.max(0.0))
 }
 
 /// The length of the cycle through the recurrent state `i`.
@@ -73,7 +84,8 @@ fn lcm(a: usize, b: usize) -> usize {
 /// `p = E[:, P^n i]`, `q = E[:, P^n j]`, `i ≠ j` recurrent states and `M` the order of `P`.
 ///
 /// `ξ = 0` when two recurrent states emit identical sequences (Assumption 5.6 fails); `+∞` when
-/// some pair is told apart with certainty.
+/// some pair is told apart with certainty. Each integral's quadrature error estimate must be
+/// within [`XI_QUADRATURE_TOL`] (relative to `max(1, |∫|)`), else [`HmmError::Quadrature`].
 pub fn chernoff_xi(
     structure: &DeterministicStructure,
     emission: &DMatrix<f64>,
@@ -123,9 +135,14 @@ pub fn chernoff_xi(
             for _ in 0..period {
                 a = succ[a];
                 b = succ[b];
-                total += *cache
-                    .entry((a, b))
-                    .or_insert_with(|| integral(&cols[a], &cols[b], m as f64));
+                total += match cache.get(&(a, b)) {
+                    Some(&v) => v,
+                    None => {
+                        let v = integral(&cols[a], &cols[b], m as f64)?;
+                        cache.insert((a, b), v);
+                        v
+                    }
+                };
             }
             xi = xi.min(total / period as f64);
         }

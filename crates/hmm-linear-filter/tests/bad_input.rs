@@ -17,7 +17,7 @@ fn swap_hmm() -> Hmm {
 fn logits_that_define_no_belief_are_refused() {
     let hmm = swap_hmm();
     let no_belief =
-        |r: Result<LogForwardFilter<'_>, HmmError>| matches!(r, Err(HmmError::NoBelief { .. }));
+        |r: Result<LogForwardFilter<&Hmm>, HmmError>| matches!(r, Err(HmmError::NoBelief { .. }));
     assert!(no_belief(LogForwardFilter::with_logits(
         &hmm,
         &[f64::NEG_INFINITY, f64::NEG_INFINITY]

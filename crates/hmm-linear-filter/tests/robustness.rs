@@ -344,8 +344,8 @@ fn every_entry_point_survives_generated_bad_input() {
             let m = res!(model(g));
             let mut f = res!(FunctionalGraphFilter::new(&m));
             let mut lof = LogForwardFilter::new(&m);
-            let steps: Vec<(usize, usize)> =
-                inputs(g, &m).into_iter().map(|(_, o)| (0, o)).collect();
+            // Actions as drawn: the controlled filter serves several deterministic actions.
+            let steps = inputs(g, &m);
             let done = run_filter(&mut lof, &steps);
             let done_fg = run_filter(&mut f, &steps[..done]);
             let right = done_fg == done
@@ -353,7 +353,7 @@ fn every_entry_point_survives_generated_bad_input() {
                     .iter()
                     .zip(lof.belief())
                     .all(|(a, b)| (a - b).abs() <= 1e-9)
-                && f.step_with_action(1, 0).is_err();
+                && f.step_with_action(m.n_actions(), 0).is_err();
             let sys = f.linear_system();
             let mut v = finite_part(f.logits());
             v.extend(
@@ -363,6 +363,66 @@ fn every_entry_point_survives_generated_bad_input() {
                     .filter(|x| x.is_finite() || x.is_nan()),
             );
             v.extend(finite_part(sys.b.as_slice()));
+            checked(true, v, right)
+        },
+    );
+
+    suite.run(
+        "filter / filter_batch / forward_backward / viterbi (plain forward; the path's joint)",
+        |g| {
+            let m = res!(model(g));
+            let steps = inputs(g, &m);
+            let acts: Vec<usize> = steps.iter().map(|s| s.0).collect();
+            let obs: Vec<usize> = steps.iter().map(|s| s.1).collect();
+            // A mismatched action list now and then.
+            let acts_arg = if g.coin(0.05) {
+                &acts[..acts.len().saturating_sub(1)]
+            } else {
+                &acts[..]
+            };
+            let fb = res!(forward_backward(&m, Some(acts_arg), &obs));
+            let f = res!(filter(&m, Some(acts_arg), &obs));
+            let batch = res!(filter_batch(
+                &m,
+                Some(std::slice::from_ref(&acts)),
+                std::slice::from_ref(&obs)
+            ));
+            let vit = res!(viterbi(&m, Some(acts_arg), &obs));
+            let alpha = plain_forward(&m, m.initial(), &steps);
+            let z: f64 = alpha.iter().sum();
+            let ll_ok = !(z > 1e-200 && z.is_finite())
+                || (fb.log_likelihood - z.ln()).abs() <= 1e-9 * z.ln().abs().max(1.0);
+            let rows_ok = fb
+                .smoothed
+                .iter()
+                .all(|r| (r.iter().sum::<f64>() - 1.0).abs() <= 1e-9);
+            let last_ok = obs.is_empty()
+                || belief_matches(&fb.smoothed[obs.len() - 1], &alpha)
+                    && belief_matches(&f.beliefs[obs.len() - 1], &alpha);
+            // The Viterbi path's joint, computed directly (s_0 summed out), is its reported
+            // log-probability and at most the likelihood.
+            let joint = if vit.states.is_empty() {
+                1.0
+            } else {
+                let s1 = vit.states[0];
+                let mut p: f64 = (0..m.n_states())
+                    .map(|j| m.transitions()[acts[0]][(s1, j)] * m.initial()[j])
+                    .sum::<f64>()
+                    * m.emission()[(obs[0], s1)];
+                for k in 1..obs.len() {
+                    let (a, b) = (vit.states[k - 1], vit.states[k]);
+                    p *= m.transitions()[acts[k]][(b, a)] * m.emission()[(obs[k], b)];
+                }
+                p
+            };
+            let vit_ok = joint <= 1e-200
+                || (vit.log_prob - joint.ln()).abs() <= 1e-9 * joint.ln().abs().max(1.0)
+                    && vit.log_prob <= fb.log_likelihood + 1e-9;
+            let right = ll_ok && rows_ok && last_ok && vit_ok && batch[0] == f;
+            let mut v: Vec<f64> = fb.smoothed.concat();
+            v.extend(fb.filtered.concat());
+            v.push(fb.log_likelihood);
+            v.push(vit.log_prob);
             checked(true, v, right)
         },
     );

@@ -56,7 +56,7 @@ pub fn random_permutation_hmm(rng: &mut Rng, n_states: usize, n_obs: usize) -> H
 
 /// Runs `exact` and `linear` side by side on `obs`/`acts`; returns the largest gap.
 fn run_pair(
-    exact: &mut LogForwardFilter<'_>,
+    exact: &mut dyn LogitFilter,
     linear: &mut dyn LogitFilter,
     acts: &[usize],
     obs: &[usize],

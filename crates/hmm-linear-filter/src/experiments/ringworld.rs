@@ -171,7 +171,7 @@ impl Features {
 /// One learner's episode state: filters and the features they give.
 struct Agent<'m> {
     kind: Features,
-    lof: LogForwardFilter<'m>,
+    lof: LogForwardFilter<&'m ControlledHmm>,
     alf: LinearFilter,
     obs: usize,
 }
