@@ -101,13 +101,10 @@ fn smoothing_and_viterbi_match_brute_force_enumeration() {
         let ll = lse(&all);
         let fb = forward_backward(&m, Some(&acts), &obs).unwrap();
         assert!((fb.log_likelihood - ll).abs() < 1e-10, "case {case}");
-        for t in 0..k {
-            for i in 0..s {
-                let want = (lse(&marg[t][i]) - ll).exp();
-                assert!(
-                    (fb.smoothed[t][i] - want).abs() < 1e-10,
-                    "case {case} t {t} i {i}"
-                );
+        for (t, (row, lps)) in fb.smoothed.iter().zip(&marg).enumerate() {
+            for (i, (got, lp)) in row.iter().zip(lps).enumerate() {
+                let want = (lse(lp) - ll).exp();
+                assert!((got - want).abs() < 1e-10, "case {case} t {t} i {i}");
             }
         }
         // Filtered marginals: the last smoothed row is the last filtered row.
