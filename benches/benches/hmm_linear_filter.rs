@@ -1,8 +1,17 @@
-//! Filter steps per second: exact log-domain filter (LOF, O(|S|²)) vs the linear filter
-//! (a permutation gather, O(|S|)), single trajectory and batched, at |S| ∈ {2, 16, 256, 4096}.
+//! Filter steps per second: the exact log-domain filter (LOF) with a dense T (O(|S|²)), a
+//! sparse T (4 non-zeros per column, O(nnz)) and a permutation T (stored sparse: O(|S|)), and
+//! the linear filter (a permutation gather, O(|S|)), single trajectory and batched, at
+//! |S| ∈ {2, 16, 256, 4096}.
 //!
-//! The peer (hmmlearn's forward pass on the same model and observations) is
-//! `benches/peers/hmmlearn_forward.py`, run by hand.
+//! - `hmm-linear-filter/memory-read`: a single-threaded sum (32 accumulators) over a
+//!   4096 × 4096 f64 buffer (the dense T's size), the ceiling of a dense step, which reads all of
+//!   T once, measured in the same run.
+//! - The peer, hmmlearn 0.3.3's forward pass (`score`, log and scaling implementations) on the
+//!   same kind of model at |S| = 4096, is measured by `benches/peers/hmmlearn_fixture.py` and
+//!   kept in `benches/peers/hmmlearn_forward.json`.
+//!
+//! `cargo xtask bench hmm-linear-filter` ends with steps/s at |S| = 4096, the dense step's share
+//! of the memory-read bandwidth and the ratio to hmmlearn.
 
 use core_linalg::{seeded_rng, stream_rng};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -43,11 +52,40 @@ fn dense(n: usize, seed: u64) -> Hmm {
     Hmm::new(t, base.emission().clone(), base.initial().to_vec()).expect("valid model")
 }
 
+/// The same model with a sparse T: 4 random non-zeros per column.
+fn sparse(n: usize, seed: u64) -> Hmm {
+    let base = model(n, seed);
+    let mut rng = seeded_rng(seed + 2);
+    let mut t = DMatrix::zeros(n, n);
+    for j in 0..n {
+        for _ in 0..4 {
+            t[(rng.random_range(0..n), j)] += 0.05 + rng.random::<f64>();
+        }
+        let s: f64 = t.column(j).sum();
+        t.column_mut(j).iter_mut().for_each(|x| *x /= s);
+    }
+    Hmm::new(t, base.emission().clone(), base.initial().to_vec()).expect("valid model")
+}
+
+/// A single-threaded sum over |S|² f64 (the dense T at |S| = 4096): bytes per second.
+fn memory_read(c: &mut Criterion) {
+    let n = 4096usize;
+    let buf: Vec<f64> = (0..n * n).map(|i| i as f64).collect();
+    let mut g = c.benchmark_group("hmm-linear-filter/memory-read");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements((buf.len() * 8) as u64));
+    g.bench_function("sum-134MB", |b| {
+        b.iter(|| black_box(buf.iter().sum::<f64>()))
+    });
+    g.finish();
+}
+
 fn single(c: &mut Criterion) {
     for &n in &[2usize, 16, 256, 4096] {
         let steps = if n >= 4096 { 20 } else { 2000 };
         let m = model(n, 1);
         let d = dense(n, 1);
+        let sp = sparse(n, 1);
         let obs = m.sample(steps, &mut seeded_rng(2)).observations;
         let mut g = c.benchmark_group(format!("hmm-linear-filter/single/{n}"));
         g.throughput(Throughput::Elements(steps as u64));
@@ -63,6 +101,17 @@ fn single(c: &mut Criterion) {
                 black_box(f.log_likelihood())
             })
         });
+        if sp.is_sparse(0) {
+            g.bench_function("lof-sparse-T", |b| {
+                b.iter(|| {
+                    let mut f = LogForwardFilter::new(&sp);
+                    for &y in &obs {
+                        f.step(y).expect("step");
+                    }
+                    black_box(f.log_likelihood())
+                })
+            });
+        }
         g.bench_function("lof-permutation-T", |b| {
             b.iter(|| {
                 let mut f = LogForwardFilter::new(&m);
@@ -126,5 +175,5 @@ fn batched(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, single, batched);
+criterion_group!(benches, memory_read, single, batched);
 criterion_main!(benches);

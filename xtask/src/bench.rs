@@ -52,6 +52,11 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
     if target.is_none() || target == Some("core_ml") {
         println!("\n{}", core_ml_summary(&criterion_dir())?);
     }
+    if target.is_none() || target == Some("hmm_linear_filter") {
+        let peers =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../benches/peers/hmmlearn_forward.json");
+        println!("\n{}", hmm_summary(&criterion_dir(), &peers)?);
+    }
     if target.is_none() || target == Some("conformal") {
         let peers =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../benches/peers/mapie_conformal.json");
@@ -219,6 +224,70 @@ pub fn summarise_conformal(
     Ok(s)
 }
 
+/// The hmm-linear-filter summary at |S| = 4096: steps/s per filter, the dense step's read of T
+/// against the memory-read bandwidth, and the ratio to hmmlearn's forward pass.
+pub fn hmm_summary(criterion: &Path, peers: &Path) -> Result<String> {
+    let read = read_group(criterion, "hmm-linear-filter/memory-read")?;
+    let single = read_group(criterion, "hmm-linear-filter/single/4096")?;
+    let peers: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(peers).with_context(|| format!("reading {}", peers.display()))?,
+    )?;
+    summarise_hmm(&read, &single, &peers)
+}
+
+/// [`hmm_summary`] from measurements (|S| = 4096, a dense step reads 4096² f64).
+pub fn summarise_hmm(
+    read: &[Measured],
+    single: &[Measured],
+    peers: &serde_json::Value,
+) -> Result<String> {
+    let bw = read.first().context("no memory-read measurement")?;
+    let bw_gbs = bw.flops / bw.seconds / 1e9;
+    let peer = |transition: &str, implementation: &str| {
+        peers["results"].as_array().and_then(|rs| {
+            rs.iter()
+                .find(|r| r["transition"] == transition && r["implementation"] == implementation)
+                .and_then(|r| r["seconds_per_step"].as_f64())
+        })
+    };
+    let mut s = format!(
+        "hmm-linear-filter at |S| = 4096, this run (medians); hmmlearn {} measured here:\n  memory read (one thread)  {bw_gbs:6.2} GB/s\n",
+        peers["hmmlearn"].as_str().unwrap_or("?")
+    );
+    if single.is_empty() {
+        bail!("no |S| = 4096 measurement");
+    }
+    for m in single {
+        let key = m.id.trim_start_matches("hmm-linear-filter/single/4096/");
+        let steps = m.flops / m.seconds;
+        let transition = if key.contains("dense") {
+            Some("dense")
+        } else if key.contains("permutation") || key == "linear" {
+            Some("permutation")
+        } else {
+            None
+        };
+        let mut line = format!("  {key:<18} {steps:10.3e} steps/s");
+        if key.contains("dense") {
+            let gbs = steps * 4096.0 * 4096.0 * 8.0 / 1e9;
+            line += &format!(
+                "  {gbs:5.2} GB/s of T ({:4.1}% of memory read)",
+                100.0 * gbs / bw_gbs
+            );
+        }
+        if let Some(t) = transition {
+            for imp in ["log", "scaling"] {
+                if let Some(p) = peer(t, imp) {
+                    line += &format!("  {:8.1}× hmmlearn-{imp}", steps * p);
+                }
+            }
+        }
+        s += &line;
+        s += "\n";
+    }
+    Ok(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +311,26 @@ mod tests {
         assert!(s.contains("0.80 GB/s (10.0% of memory read)"), "{s}");
         assert!(s.contains("10.0× MAPIE"), "{s}");
         assert!(summarise_conformal(&read, &[], &peers).is_err());
+    }
+
+    #[test]
+    fn hmm_summary_by_hand() {
+        // 134 MB in 0.01 s = 13.4 GB/s; 20 dense steps in 0.2 s = 100 steps/s = 13.4 GB/s of T.
+        let bytes = 4096.0 * 4096.0 * 8.0;
+        let read = [m("hmm-linear-filter/memory-read/sum", bytes, 0.01)];
+        let single = [
+            m("hmm-linear-filter/single/4096/lof-dense-T", 20.0, 0.2),
+            m("hmm-linear-filter/single/4096/linear", 20.0, 0.0002),
+        ];
+        let peers = serde_json::json!({"hmmlearn": "0.3.3", "results": [
+            {"transition": "dense", "implementation": "log", "seconds_per_step": 0.1},
+            {"transition": "permutation", "implementation": "scaling", "seconds_per_step": 0.1}]});
+        let s = summarise_hmm(&read, &single, &peers).unwrap();
+        assert!(s.contains("13.42 GB/s"), "{s}");
+        assert!(s.contains("(100.0% of memory read)"), "{s}");
+        assert!(s.contains("10.0× hmmlearn-log"), "{s}");
+        assert!(s.contains("10000.0× hmmlearn-scaling"), "{s}");
+        assert!(summarise_hmm(&read, &[], &peers).is_err());
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //!   the correction input.
 //! - [`LinearFilter::adaptive`] (ALF): `w_k = (1−δ)·A·w_{k−1} + δ(log E)ᵀ y_k` for
 //!   near-deterministic `T = D + εQ`, with [`DeltaSchedule`]s, decoded by [`decode`] (argmax).
+//! - [`pomdp`]: the adapted RingWorld POMDP, filter feature maps, a linear actor–critic and
+//!   QMDP.
 //! - [`chernoff_xi`]: the constant `ξ` of the rate theorem (Thm 5.7).
 //! - [`decode_batch`]: many trajectories in parallel; [`filter_batch`] returns every belief and
 //!   the log-likelihood of each.
@@ -20,6 +22,24 @@
 //!   transitions in `O(nnz)`.
 //! - Models serialise with `serde` (feature `serde`), validated on the way in; the log-forward
 //!   filter can own its model ([`ModelRef`]).
+//!
+//! # Example: smooth and decode a whole sequence
+//! ```
+//! use hmm_linear_filter::{forward_backward, viterbi, Hmm};
+//! use nalgebra::DMatrix;
+//!
+//! let t = DMatrix::from_row_slice(2, 2, &[0.9, 0.2,
+//!                                         0.1, 0.8]);
+//! let e = DMatrix::from_row_slice(2, 2, &[0.7, 0.1,
+//!                                         0.3, 0.9]);
+//! let hmm = Hmm::new(t, e, vec![0.5, 0.5])?;
+//! let obs = [0, 0, 1, 1, 1, 0];
+//! let post = forward_backward(&hmm, None, &obs)?;
+//! let path = viterbi(&hmm, None, &obs)?;
+//! assert_eq!(post.smoothed.len(), obs.len());
+//! assert!(path.log_prob <= post.log_likelihood);
+//! # Ok::<(), hmm_linear_filter::HmmError>(())
+//! ```
 //!
 //! Choices the paper leaves open are documented on each item; the experiments (feature
 //! `experiments`) document theirs in `experiments`.
@@ -56,6 +76,7 @@ mod inference;
 mod linear;
 mod lof;
 mod model;
+pub mod pomdp;
 mod structure;
 mod xi;
 

@@ -428,6 +428,66 @@ fn every_entry_point_survives_generated_bad_input() {
     );
 
     suite.run(
+        "pomdp: LinearActorCritic / Standardiser / qmdp_action / FilterFeatures",
+        |g| {
+            use hmm_linear_filter::pomdp::*;
+            let dim = g.pick(&[0usize, 1, 3, 13]);
+            let actions = g.pick(&[0usize, 1, 4]);
+            let (la, lc, gamma) = (g.unit(), g.unit(), g.unit());
+            let mut ac = res!(LinearActorCritic::new(dim, actions, la, lc, gamma));
+            let mut sd = Standardiser::new(dim);
+            let mut values = Vec::new();
+            for _ in 0..g.pick(&[1usize, 5]) {
+                let len = g.len_near(dim);
+                let phi = g.vec_of(len);
+                let len = g.len_near(dim);
+                let next = g.vec_of(len);
+                let a = g.index(actions);
+                let r = g.f();
+                let _ = sd.update(&phi);
+                if let Ok(x) = sd.apply(&phi) {
+                    values.extend(x);
+                }
+                if let Ok(p) = ac.policy(&phi) {
+                    // Independent check: a probability vector.
+                    if !((p.iter().sum::<f64>() - 1.0).abs() < 1e-9 && p.iter().all(|&x| x >= 0.0))
+                    {
+                        return checked(true, p, false);
+                    }
+                    values.extend(p);
+                }
+                let _ = ac.update(&phi, a, r, g.coin(0.5).then_some(&next[..]));
+                if let Ok(v) = ac.value(&phi) {
+                    values.push(v);
+                }
+            }
+            let world = res!(RingWorld::new());
+            let n = world.n_states();
+            let len = g.len_near(n);
+            let b = g.prob_of(len);
+            if let Ok(a) = qmdp_action(&b, &world.q_star()) {
+                if a >= world.n_actions() {
+                    return checked(true, values, false);
+                }
+            }
+            let y = g.index(world.n_beacons());
+            let kind = g.pick(&[
+                FeatureKind::Observation,
+                FeatureKind::Lof,
+                FeatureKind::Alf,
+                FeatureKind::SoftmaxAlfSharp,
+                FeatureKind::TrueState,
+            ]);
+            let mut f = res!(FilterFeatures::start(&world, kind, y));
+            let _ = f.observe(g.index(world.n_actions()), g.index(world.n_beacons()));
+            let phi = f.features(g.below(n));
+            let right = phi.len() == kind.dim(&world);
+            values.extend(phi);
+            checked(true, values, right)
+        },
+    );
+
+    suite.run(
         "DeterministicStructure::from_successors / from_matrix",
         |g| {
             let n = g.len();

@@ -131,11 +131,7 @@ fn model(p: &Parts, epsilon: f64) -> Result<ControlledHmm, crate::HmmError> {
             t
         })
         .collect();
-    ControlledHmm::new(
-        ts,
-        p.emission.clone(),
-        vec![1.0 / STATES as f64; STATES],
-    )
+    ControlledHmm::new(ts, p.emission.clone(), vec![1.0 / STATES as f64; STATES])
 }
 
 /// Experiment: Thm 5.9 on three permutation families.
@@ -264,7 +260,13 @@ pub fn controlled_alf(ctx: &RunContext) -> Result<repro::Outcome, BoxError> {
     let lower = |e: &Estimate| e.interval.map_or(e.value, |i| i[0]);
     // Valid schedules (δ → 0, ε/δ → 0): the weakest family is the one with the largest upper
     // bound; invalid ones: the one with the smallest lower bound.
-    for (k, valid) in [(0usize, true), (1, true), (2, false), (3, false), (4, false)] {
+    for (k, valid) in [
+        (0usize, true),
+        (1, true),
+        (2, false),
+        (3, false),
+        (4, false),
+    ] {
         let ests: Vec<Estimate> = (0..fams.len()).map(|f| ratio(f, k)).collect();
         let pick = (0..fams.len())
             .max_by(|&a, &b| {

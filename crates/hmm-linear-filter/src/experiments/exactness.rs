@@ -421,7 +421,10 @@ pub fn exactness(ctx: &RunContext) -> Result<repro::Outcome, BoxError> {
                 Series::new(
                     "controlled functional graph",
                     idx.clone(),
-                    results.iter().map(|r| floor(r.controlled_graph_gap)).collect(),
+                    results
+                        .iter()
+                        .map(|r| floor(r.controlled_graph_gap))
+                        .collect(),
                 ),
                 Series::new(
                     "action-controlled",

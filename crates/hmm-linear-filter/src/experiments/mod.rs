@@ -16,7 +16,7 @@ mod xi;
 
 pub use controlled::controlled_alf;
 pub use exactness::{exactness, max_log_belief_gap, random_permutation_hmm};
-pub use ringworld::{ringworld, RingWorld};
+pub use ringworld::ringworld;
 pub use sweep::two_state_sweep;
 pub use xi::xi_constant;
 

@@ -1,7 +1,7 @@
 use crate::{ControlledHmm, DeltaSchedule, Hmm, LinearFilter, LogForwardFilter, LogitFilter};
 use core_linalg::Rng;
-use rand::RngExt;
 use nalgebra::DMatrix;
+use rand::RngExt;
 use repro::{
     BoxError, Cell, Claim, Estimate, Plot, PlotKind, RunContext, Series, Table, Threshold, Why,
 };
