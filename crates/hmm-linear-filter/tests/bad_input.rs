@@ -114,3 +114,34 @@ fn raw_parts_are_validated() {
             .is_err()
     );
 }
+
+#[test]
+fn a_quadrature_that_does_not_converge_is_an_error_not_a_number() {
+    // A 2-cycle (1 ↔ 2, state 0 transient) whose state 2 all but never emits symbols 1 and 2:
+    // the integrand Λ(t)/t is so steep near 0 that double-exponential quadrature's own error
+    // estimate (≈ 7e-4) is far above its tolerance. Found by the robustness suite.
+    let s = DeterministicStructure::from_successors(vec![1, 2, 1]).unwrap();
+    let e = DMatrix::from_column_slice(
+        3,
+        3,
+        &[
+            0.30475955753252837,
+            0.37347558369596484,
+            0.32176485877150673,
+            2.2641302453876313e-14,
+            0.4999999999999887,
+            0.4999999999999887,
+            1.0,
+            6.57271927345306e-301,
+            9.438439776216518e-301,
+        ],
+    );
+    match chernoff_xi(&s, &e) {
+        Err(HmmError::Quadrature {
+            error_estimate,
+            tolerance,
+            ..
+        }) => assert!(error_estimate > tolerance),
+        other => panic!("expected a quadrature error, got {other:?}"),
+    }
+}
