@@ -41,15 +41,7 @@ where
     F: LogitFilter,
     M: Fn() -> F + Sync,
 {
-    if let Some(a) = actions {
-        if a.len() != observations.len() {
-            return Err(HmmError::Shape {
-                what: "action sequences (one per trajectory)",
-                expected: format!("{}", observations.len()),
-                got: format!("{}", a.len()),
-            });
-        }
-    }
+    check_batch(actions, observations)?;
     observations
         .par_iter()
         .enumerate()
@@ -74,6 +66,21 @@ where
                 .collect()
         })
         .collect()
+}
+
+/// One action sequence per observation sequence, when actions are given.
+pub(crate) fn check_batch(
+    actions: Option<&[Vec<usize>]>,
+    observations: &[Vec<usize>],
+) -> Result<(), HmmError> {
+    match actions {
+        Some(a) if a.len() != observations.len() => Err(HmmError::Shape {
+            what: "action sequences (one per trajectory)",
+            expected: format!("{}", observations.len()),
+            got: format!("{}", a.len()),
+        }),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -82,15 +82,7 @@ pub fn filter_batch<M: ModelRef + Sync>(
     actions: Option<&[Vec<usize>]>,
     observations: &[Vec<usize>],
 ) -> Result<Vec<Filtered>, HmmError> {
-    if let Some(a) = actions {
-        if a.len() != observations.len() {
-            return Err(HmmError::Shape {
-                what: "action sequences (one per observation sequence)",
-                expected: format!("{}", observations.len()),
-                got: format!("{}", a.len()),
-            });
-        }
-    }
+    crate::filter::check_batch(actions, observations)?;
     observations
         .par_iter()
         .enumerate()
