@@ -51,12 +51,6 @@ impl Corridor {
         false
     }
 
-    /// The committed fixed point in closed form: rows `z = 0, 1`, columns `L, R`:
-    /// `[[−1, 0], [0, 1]]` for every `k`.
-    pub fn committed_fixed_point(&self) -> [[f64; 2]; 2] {
-        [[-1.0, 0.0], [0.0, 1.0]]
-    }
-
     /// The (deterministic) result of `action` in `state`.
     ///
     /// # Panics
