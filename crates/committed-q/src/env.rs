@@ -16,6 +16,10 @@ pub struct Transition {
 /// state: [`reset`](Environment::reset) returns a start state and [`step`](Environment::step)
 /// maps a state and action to a [`Transition`], so one environment can be shared by many
 /// learners running in parallel.
+///
+/// Indices out of range are a caller's bug: [`TabularEnv`](crate::TabularEnv) and
+/// [`Corridor`](crate::Corridor) panic on them with a message (documented on each method),
+/// never reading another state's row.
 pub trait Environment {
     /// Number of states.
     fn n_states(&self) -> usize;

@@ -192,13 +192,28 @@ impl Environment for TabularEnv {
     fn n_actions(&self) -> usize {
         self.n_actions
     }
+    /// # Panics
+    /// If `state` is out of range, like a slice index.
     fn feature(&self, state: usize) -> usize {
+        assert!(
+            state < self.features.len(),
+            "TabularEnv::feature: state {state} out of range ({} states)",
+            self.features.len()
+        );
         self.features[state]
     }
     fn reset<R: Rng + ?Sized>(&self, rng: &mut R) -> usize {
         sample_index(&self.initial, rng)
     }
+    /// # Panics
+    /// As [`TabularEnv::branches`]: a state or action out of range (never another row).
     fn step<R: Rng + ?Sized>(&self, state: usize, action: usize, rng: &mut R) -> Transition {
+        assert!(
+            action < self.n_actions && state < self.features.len(),
+            "TabularEnv::step: (state {state}, action {action}) out of range ({} states, {} actions)",
+            self.features.len(),
+            self.n_actions
+        );
         let i = state * self.n_actions + action;
         let b = self.branches[i][sample_index(&self.probs[i], rng)];
         Transition {

@@ -20,7 +20,9 @@
 
 use bad_input::{checked, panics, res, Gen, Suite};
 use committed_q::exact::*;
-use committed_q::generators::{aliased_chains, singh_jaakkola_jordan, AliasedChainParams};
+use committed_q::generators::{
+    aliased_chains, multi_entrance, singh_jaakkola_jordan, AliasedChainParams, MultiEntranceParams,
+};
 use committed_q::*;
 
 fn reward(g: &mut Gen, clean: bool) -> f64 {
@@ -440,6 +442,101 @@ fn every_entry_point_survives_generated_bad_input() {
                 && b[0].next == tr.next
                 && b[0].reward == tr.reward
                 && b[0].prob == 1.0;
+        }
+        checked(true, vec![], right)
+    });
+
+    suite.run(
+        "sojourn_law / entrance_distributions / smdp_optimum / features_reached (laws conserve mass)",
+        |g| {
+            let e = res!(env(g));
+            let pol = if g.coin(0.9) {
+                random_policy(g, &e)
+            } else {
+                (0..g.len_near(e.n_features()))
+                    .map(|_| g.index(e.n_actions()))
+                    .collect()
+            };
+            let eps = g.unit();
+            let reached = res!(features_reached(&e, &pol));
+            let rho = res!(entrance_distributions(&e, &pol, eps));
+            let mut out = Vec::new();
+            let mut right = reached.len() == e.n_features() && rho.len() == e.n_features();
+            // Independent: a law's exits and termination sum to one and its length is ≥ 1.
+            for (z, r) in rho.iter().enumerate() {
+                if let Some(r) = r {
+                    right &= (r.iter().sum::<f64>() - 1.0).abs() < 1e-9;
+                    let u = g.index(e.n_actions());
+                    if let Ok(law) = sojourn_law(&e, z, u, r) {
+                        let mass = law.termination + law.exit_features.iter().sum::<f64>();
+                        right &= (mass - 1.0).abs() < 1e-6 && law.length >= 1.0 - 1e-9;
+                        out.extend([law.reward, law.length, law.termination]);
+                    }
+                }
+                if reached[z] {
+                    right &= rho[z].is_some();
+                }
+            }
+            if let Ok(smdp) = smdp_optimum(&e, &rho) {
+                right &= smdp.policy.iter().all(|&u| u < e.n_actions());
+                out.extend(smdp.values.iter().copied().filter(|v| !v.is_nan()));
+            }
+            // A hostile entrance straight into sojourn_law.
+            let len = g.len_near(e.n_states());
+            let bad = g.prob_of(len);
+            if let Ok(law) = sojourn_law(&e, g.index(e.n_features()), g.index(e.n_actions()), &bad) {
+                out.push(law.reward);
+            }
+            checked(eps.is_finite(), out, right)
+        },
+    );
+
+    suite.run(
+        "quasi_markov / rewire_robustness (robustness ⇐ identical laws)",
+        |g| {
+            let e = res!(env(g));
+            let eps = g.unit();
+            let tol = if g.coin(0.8) { 1e-9 } else { g.f() };
+            let qm = res!(quasi_markov(&e, eps, tol));
+            let rr = res!(rewire_robustness(&e, eps, 1e-9));
+            let right = qm.policies >= 1 && rr.policies == qm.policies;
+            checked(
+                eps.is_finite() && tol.is_finite(),
+                vec![qm.max_discrepancy, rr.optimum],
+                right,
+            )
+        },
+    );
+
+    suite.run("multi_entrance (identical chains are quasi-Markov)", |g| {
+        let p = if g.coin(0.5) {
+            MultiEntranceParams {
+                n_features: g.pick(&[1usize, 2, 3]),
+                n_actions: g.pick(&[1usize, 2]),
+                entrances: g.pick(&[2usize, 3]),
+                min_len: 1,
+                max_len: g.pick(&[1usize, 2]),
+                termination: 0.1,
+                identical: g.coin(0.5),
+            }
+        } else {
+            MultiEntranceParams {
+                n_features: g.pick(&[0usize, 1, 2, 3, 1 << 40]),
+                n_actions: g.pick(&[0usize, 1, 2, 1 << 40]),
+                entrances: g.pick(&[0usize, 1, 2, 3, usize::MAX]),
+                min_len: g.pick(&[0usize, 1, 2, 1 << 40]),
+                max_len: g.pick(&[0usize, 1, 3, usize::MAX]),
+                termination: g.unit(),
+                identical: g.coin(0.5),
+            }
+        };
+        let mut rng = core_linalg::seeded_rng(g.below(1000) as u64);
+        let e = res!(multi_entrance(&p, &mut rng));
+        let mut right = e.n_actions() == p.n_actions && e.n_features() == p.n_features;
+        if p.identical && e.n_states() <= 12 && p.termination > 0.01 {
+            if let Ok(qm) = quasi_markov(&e, 0.1, 1e-9) {
+                right &= qm.holds;
+            }
         }
         checked(true, vec![], right)
     });

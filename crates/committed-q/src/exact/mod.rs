@@ -18,8 +18,8 @@ mod smdp;
 pub use fixed_point::{behaviour_fixed_point, behaviour_occupancy, FixedPoint};
 pub use mdp::{optimal_state_q, q_star_realizability, Realizability, MAX_SWEEPS};
 pub use policy::{
-    evaluate_policy, optimal_reactive_policy, policy_from_index, PolicyValue, ReactiveOptimum,
-    ReactivePolicy, ENUMERATION_LIMIT,
+    evaluate_policy, features_reached, optimal_reactive_policy, policy_from_index, PolicyValue,
+    ReactiveOptimum, ReactivePolicy, ENUMERATION_LIMIT,
 };
 pub use smdp::{
     entrance_distributions, quasi_markov, rewire_robustness, smdp_optimum, sojourn_law,

@@ -254,3 +254,31 @@ pub fn optimal_reactive_policy(env: &TabularEnv) -> Result<ReactiveOptimum> {
         enumerated: count,
     })
 }
+
+/// The features a deterministic reactive `policy` reaches from the start distribution, without
+/// exploration (states reachable through branches of positive probability).
+pub fn features_reached(env: &TabularEnv, policy: &[usize]) -> Result<Vec<bool>> {
+    check_policy_shape(env, policy.len(), env.n_actions())?;
+    if let Some(&bad) = policy.iter().find(|&&u| u >= env.n_actions()) {
+        return Err(CommittedQError::ActionOutOfRange {
+            action: bad,
+            n_actions: env.n_actions(),
+        });
+    }
+    let rows = (0..env.n_states())
+        .map(|x| {
+            env.branches(x, policy[env.feature(x)])
+                .iter()
+                .filter_map(|b| b.next.map(|x2| (x2, b.prob)))
+                .collect()
+        })
+        .collect();
+    let reach = Chain { rows }.reachable(env.initial());
+    let mut out = vec![false; env.n_features()];
+    for (x, &r) in reach.iter().enumerate() {
+        if r {
+            out[env.feature(x)] = true;
+        }
+    }
+    Ok(out)
+}

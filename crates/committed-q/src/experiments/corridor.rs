@@ -30,6 +30,9 @@ struct Run {
     q: QTable,
 }
 
+const SAW_TABLE: &str =
+    "Committed Q at T = 2·10⁵ (k = 5): the deterministic saw-tooth of the one-step updates vs the measured error";
+
 fn run(
     env: &Corridor,
     b: Behaviour,
@@ -48,6 +51,38 @@ fn run(
         optimal_at,
         q: agent.q().clone(),
     })
+}
+
+/// The deterministic saw-tooth of the committed one-step updates on the greedy path (R, R) of a
+/// corridor of length `k` at a constant step size `alpha`, exploration left out: per episode one
+/// update of Q(0, R) (bootstrapping on Q(1, R)), `k − 1` of Q(1, R) towards `−1 + Q(1, R)` and
+/// one towards the goal's `+k`. Iterated to its periodic orbit; returns the range `[lo, hi]` of
+/// Q(0, R) and of Q(1, R) over one period. (Q(1, L), updated only on exploratory entrances,
+/// bootstraps on Q(0, R): its orbit is Q(0, R)'s range; Q(0, L) = −1 exactly.)
+fn sawtooth(k: usize, alpha: f64) -> ([f64; 2], [f64; 2]) {
+    let (mut q0, mut q1) = (0.0f64, 1.0f64);
+    let (mut r0, mut r1) = (
+        [f64::INFINITY, f64::NEG_INFINITY],
+        [f64::INFINITY, f64::NEG_INFINITY],
+    );
+    for episode in 0..20_000 {
+        let last = episode == 19_999;
+        let mut record = |q0: f64, q1: f64| {
+            if last {
+                r0 = [r0[0].min(q0), r0[1].max(q0)];
+                r1 = [r1[0].min(q1), r1[1].max(q1)];
+            }
+        };
+        q0 += alpha * (-1.0 + q1.max(0.0) - q0);
+        record(q0, q1);
+        for _ in 1..k {
+            q1 += alpha * (-1.0 + q1.max(0.0) - q1);
+            record(q0, q1);
+        }
+        q1 += alpha * (k as f64 - q1);
+        record(q0, q1);
+    }
+    (r0, r1)
 }
 
 fn closed_form_q() -> QTable {
@@ -89,6 +124,7 @@ pub fn corridor(ctx: &RunContext) -> Result<Outcome, BoxError> {
     let (mut fp_err, mut policy_wrong, mut value_err, mut spread_err) =
         (0.0f64, 0usize, 0.0f64, 0.0f64);
     let mut regular_story = true;
+    let mut regular_story_fails = 0usize;
     let mut regular_rr = true;
     for &k in &ks {
         let tab = Corridor::new(k)?.to_tabular();
@@ -106,7 +142,9 @@ pub fn corridor(ctx: &RunContext) -> Result<Outcome, BoxError> {
         policy_wrong += usize::from(best.policy != [RIGHT, RIGHT]);
         value_err = value_err.max(best.value.abs());
         spread_err = spread_err.max((real.max_spread - (k as f64 - 1.0)).abs());
-        regular_story &= reg_ll.self_consistent && !com_ll.self_consistent;
+        let story = reg_ll.self_consistent && !com_ll.self_consistent;
+        regular_story &= story;
+        regular_story_fails += usize::from(!story);
         regular_rr &= reg_rr.self_consistent;
         exact.push(vec![
             k.into(),
@@ -147,16 +185,11 @@ pub fn corridor(ctx: &RunContext) -> Result<Outcome, BoxError> {
         spread_err,
         Threshold::AbsAtMost(1e-9),
     ));
-    out.claims.push(
-        Claim::finding_true(
-            "regular Q-learning's expected update (ε = 0.01) has a self-consistent bad fixed point at (L, L), and committed Q-learning's has none there, for every k",
-            regular_story,
-        )
-        .explain_if_failed(Why::evidence(
-            "the exact tool finds no such fixed point at this ε for some k",
-            &[EXACT_TABLE],
-        )),
-    );
+    out.claims.push(Claim::check_none(
+        "regular Q-learning's expected update (ε = 0.01) has a self-consistent bad fixed point at (L, L), and committed Q-learning's has none there (values of k where this fails)",
+        regular_story_fails,
+        ks.len(),
+    ));
 
     // Learning: fraction optimal over k, T, behaviour; one stream per run.
     let behaviours = [Behaviour::Committed, Behaviour::Regular];
@@ -323,7 +356,7 @@ pub fn corridor(ctx: &RunContext) -> Result<Outcome, BoxError> {
     let env5 = Corridor::new(5)?;
     let target = closed_form_q();
     let ids: Vec<u64> = (0..long_seeds).collect();
-    let errs: Vec<f64> = ctx.map_cells("long-run", &ids, |_, rng| {
+    let final_q: Vec<QTable> = ctx.map_cells("long-run", &ids, |_, rng| {
         Ok(run(
             &env5,
             Behaviour::Committed,
@@ -331,9 +364,9 @@ pub fn corridor(ctx: &RunContext) -> Result<Outcome, BoxError> {
             &[long_horizon],
             rng,
         )?
-        .q
-        .max_abs_diff(&target))
+        .q)
     })?;
+    let errs: Vec<f64> = final_q.iter().map(|q| q.max_abs_diff(&target)).collect();
     let within = Estimate::proportion_of(errs.iter().map(|&e| e < 0.1))?;
     let mut sorted = errs.clone();
     sorted.sort_by(f64::total_cmp);
@@ -353,14 +386,63 @@ pub fn corridor(ctx: &RunContext) -> Result<Outcome, BoxError> {
         sorted[(sorted.len() * 9) / 10].into(),
     ]);
     out.tables.push(lt);
+    // The long-horizon error is not noise: at the final step size the committed one-step
+    // updates follow a deterministic saw-tooth around the fixed point.
+    let alpha_t = QLearningParams::committed(long_horizon)
+        .check()?
+        .alpha()
+        .at(long_horizon);
+    let (orbit0, orbit1) = sawtooth(5, alpha_t);
+    let mean_q = |z: usize, u: usize| {
+        final_q.iter().map(|q| q.get(z, u)).sum::<f64>() / final_q.len() as f64
+    };
+    let mut saw = Table::new(
+        SAW_TABLE,
+        &[
+            "entry",
+            "fixed point",
+            "saw-tooth orbit at α_T",
+            "measured mean at T",
+        ],
+    );
+    let orbit = |r: [f64; 2]| format!("{:.4} – {:.4}", r[0], r[1]);
+    for (name, z, u, fp, orb) in [
+        ("Q(0, L)", 0, LEFT, -1.0, "−1 (terminal)".to_string()),
+        ("Q(0, R)", 0, RIGHT, 0.0, orbit(orbit0)),
+        (
+            "Q(1, L)",
+            1,
+            LEFT,
+            0.0,
+            format!("{} (bootstraps on Q(0, R))", orbit(orbit0)),
+        ),
+        ("Q(1, R)", 1, RIGHT, 1.0, orbit(orbit1)),
+    ] {
+        saw.push(vec![
+            name.into(),
+            fp.into(),
+            orb.into(),
+            mean_q(z, u).into(),
+        ]);
+    }
+    out.tables.push(saw);
+    let (e_lo, e_hi) = (sorted[0], sorted[sorted.len() - 1]);
+    let q1l = mean_q(1, LEFT);
+    let why = format!(
+        "the error is deterministic, not seed noise: at α_T = {alpha_t} the one-step committed updates trace a saw-tooth whose offset Q(0, R) ∈ [{:.4}, {:.4}] (≈ α_T(k − 1)) propagates to every entry; Q(1, L), updated only on exploratory entrances, sits at {q1l:.4}, above the orbit — it lags the offset, which was larger when α was (hypothesis for the lag, not measured separately)",
+        orbit0[0], orbit0[1]
+    );
     out.claims.push(
         Claim::finding_estimate(
             "committed Q is within 0.1 (max norm) of the committed fixed point [[−1, 0], [0, 1]] at T = 2·10⁵, k = 5, in ≥ 95% of seeds",
             within,
             Threshold::AtLeast(0.95),
         )
-        .explain_if_failed(Why::hypothesis("the rarely explored entries (Q(0, L), Q(1, L)) are updated only on exploratory draws at a feature entrance; with ε decaying to 0.01 some seeds have not averaged their noise below 0.1")),
+        .explain_if_failed(Why::evidence(why.clone(), &[SAW_TABLE])),
     );
+    out.notes.push(format!(
+        "At T = 2·10⁵ the committed error spans {e_lo:.4}–{e_hi:.4} over seeds: {why}."
+    ));
     out.notes.push("Metric: Q(z, R) > Q(z, L) strictly in both features (ties are not optimal), as in the authors' code. t counts environment steps across episodes; checkpoints are 20 log-spaced step counts from 10 to T.".into());
     if regular_rr && regular_story {
         out.notes.push("Regular Q-learning's expected update is self-consistent at (R, R) as well as at (L, L) for every k (exact tools table): both fixed points exist, and regular Q-learning's failure is which one its early, exploration-driven dynamics reach. A hypothesis for why, not measured here: visits to feature 1 under (L, L) concentrate at x = 1, where R bootstraps on the pessimistic Q(1, ·), so R rarely looks better; committed Q-learning has no self-consistent point at (L, L) because a committed R from x = 1 always reaches the goal.".into());
