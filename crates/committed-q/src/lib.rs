@@ -14,10 +14,16 @@
 //!   (checked): both learners share [`q_update`], the authors' schedules ([`DecaySchedule`]) and
 //!   initialisation; only [`Behaviour`] differs.
 //! - [`exact`]: policy evaluation, the optimal reactive policy by enumeration,
-//!   `q*`-realizability, and the fixed point of the expected update under a behaviour (the
-//!   *committed fixed point*).
-//! - [`generators`]: random environments that satisfy the paper's assumption by construction,
-//!   and a counterexample whose best reactive policy is stochastic.
+//!   `q*`-realizability, the fixed point of the expected update under a behaviour (the
+//!   *committed fixed point*), and the assumption as code: committed sojourn laws, the SMDP over
+//!   entrance values, [`exact::quasi_markov`] and [`exact::rewire_robustness`] (definitions
+//!   reconstructed; the reading is in [`exact`]'s `smdp` docs and below).
+//! - [`generators`]: single-entrance chains (the assumption holds trivially), multi-entrance
+//!   chains — a rewire-robust, non-realizable family and a control that is neither — and a
+//!   counterexample whose best reactive policy is stochastic.
+//! - [`run_seeds`], [`QLearner::run_recorded`], [`log_spaced`]: many seeds in parallel, `Q` at
+//!   log-spaced times; [`QLearningParams::gamma`] and [`QLearningParams::time_limit`] for
+//!   discounted and truncated episodes; `serde` (feature) for tables and parameters.
 //!
 //! # Example: the corridor
 //! ```
@@ -47,6 +53,15 @@
 //!   ε-greedy on the current `Q` (the first maximiser on ties).
 //! - Policies are compared by their exact value where ties are possible; the corridor metric is
 //!   the authors' strict comparison (a tie is not optimal).
+//! - The assumption (reconstructed): a committed sojourn's law — expected reward, expected
+//!   length, exit-state distribution — for an entrance distribution over a feature's states;
+//!   *quasi-Markov* when every `(z, u)` has the same law under the entrance distributions every
+//!   deterministic reactive policy induces (committed, ε-greedy); *rewire-robust* when, for
+//!   every such policy, the optimum of the environment rewired to its entrance distributions
+//!   (the SMDP over entrance values) is optimal in the original. The checks enumerate policies
+//!   (at most [`exact::CHECK_POLICY_LIMIT`]).
+//! - The exact tools are undiscounted (the paper's setting); a discount `γ < 1` serves the
+//!   learners only.
 //! - The committed fixed point is computed for the ε-greedy behaviour around a given policy
 //!   ([`exact::behaviour_fixed_point`]); in single-entrance environments (the corridor and
 //!   [`generators::aliased_chains`]) it does not depend on ε.
@@ -63,8 +78,8 @@ mod tabular;
 pub mod experiments;
 
 pub use agent::{
-    q_update, Behaviour, DecaySchedule, QLearner, QLearningParams, QTable, StepRecord,
-    ValidQLearningParams,
+    log_spaced, q_update, q_update_discounted, run_seeds, Behaviour, DecaySchedule, QLearner,
+    QLearningParams, QTable, Recording, StepRecord, ValidQLearningParams,
 };
 pub use corridor::{Corridor, LEFT, RIGHT};
 pub use env::{Environment, Transition};

@@ -7,7 +7,7 @@
 //!
 //! All values are undiscounted episode returns, defined for *proper* policies (those that end the
 //! episode with probability one from every state they reach); improper policies are reported as
-//! such ([`CommittedQError::ImproperPolicy`]) and skipped by the enumeration.
+//! such ([`crate::CommittedQError::ImproperPolicy`]) and skipped by the enumeration.
 
 mod chain;
 mod fixed_point;
