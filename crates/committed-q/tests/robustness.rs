@@ -113,6 +113,18 @@ fn random_policy(g: &mut Gen, env: &TabularEnv) -> Vec<usize> {
         .collect()
 }
 
+/// A valid policy nine times in ten, else one of a drawn length with drawn (often out-of-range)
+/// actions.
+fn drawn_policy(g: &mut Gen, e: &TabularEnv) -> Vec<usize> {
+    if g.coin(0.9) {
+        random_policy(g, e)
+    } else {
+        (0..g.len_near(e.n_features()))
+            .map(|_| g.index(e.n_actions()))
+            .collect()
+    }
+}
+
 #[test]
 fn every_entry_point_survives_generated_bad_input() {
     let mut suite = Suite::from_env();
@@ -242,13 +254,7 @@ fn every_entry_point_survives_generated_bad_input() {
         } else {
             Behaviour::Regular
         };
-        let pol = if g.coin(0.9) {
-            random_policy(g, &e)
-        } else {
-            (0..g.len_near(e.n_features()))
-                .map(|_| g.index(e.n_actions()))
-                .collect()
-        };
+        let pol = drawn_policy(g, &e);
         let eps = g.unit();
         let fp = res!(behaviour_fixed_point(&e, b, &pol, eps));
         // Documented: NaN where the behaviour never takes u at z.
@@ -450,13 +456,7 @@ fn every_entry_point_survives_generated_bad_input() {
         "sojourn_law / entrance_distributions / smdp_optimum / features_reached (laws conserve mass)",
         |g| {
             let e = res!(env(g));
-            let pol = if g.coin(0.9) {
-                random_policy(g, &e)
-            } else {
-                (0..g.len_near(e.n_features()))
-                    .map(|_| g.index(e.n_actions()))
-                    .collect()
-            };
+            let pol = drawn_policy(g, &e);
             let eps = g.unit();
             let reached = res!(features_reached(&e, &pol));
             let rho = res!(entrance_distributions(&e, &pol, eps));

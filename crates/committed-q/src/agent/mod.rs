@@ -54,6 +54,10 @@ impl<'e, E: Environment> QLearner<'e, E> {
     /// A learner with `Q₀ = q_init_std · N(0, 1)` drawn from `rng`.
     pub fn new<R: Rng + ?Sized>(env: &'e E, params: ValidQLearningParams, rng: &mut R) -> Self {
         let q = QTable::random(env.n_features(), env.n_actions(), params.q_init_std, rng);
+        Self::start(env, params, q)
+    }
+
+    fn start(env: &'e E, params: ValidQLearningParams, q: QTable) -> Self {
         Self {
             env,
             params,
@@ -74,15 +78,7 @@ impl<'e, E: Environment> QLearner<'e, E> {
                 got: q.n_features() * q.n_actions(),
             });
         }
-        Ok(Self {
-            env,
-            params,
-            q,
-            t: 0,
-            episodes: 0,
-            in_episode: 0,
-            current: None,
-        })
+        Ok(Self::start(env, params, q))
     }
 
     #[inline]
