@@ -169,7 +169,8 @@ pub fn sojourn_law(
 }
 
 /// The entrance distribution `ρ_z^π` of every feature under the committed ε-greedy behaviour
-/// around the deterministic reactive `policy` (`None` for a feature never entered).
+/// around the deterministic reactive `policy` (`None` for a feature never entered — or whose
+/// expected entrances underflow f64, products of probabilities near 1e-300).
 pub fn entrance_distributions(
     env: &TabularEnv,
     policy: &[usize],
