@@ -69,3 +69,25 @@ fn branches_do_not_read_the_next_state() {
     let env = zero_branch_env();
     let _ = env.expected_reward(0, 1);
 }
+
+#[test]
+#[should_panic(expected = "TabularEnv::feature: state 2 out of range")]
+fn feature_of_a_missing_state_panics_with_a_message() {
+    let _ = zero_branch_env().feature(2);
+}
+
+#[test]
+#[should_panic(expected = "TabularEnv::step: (state 0, action 1) out of range")]
+fn stepping_with_a_missing_action_does_not_use_the_next_state_s_row() {
+    let env = zero_branch_env();
+    let _ = env.step(0, env.n_actions(), &mut core_linalg::seeded_rng(1));
+}
+
+#[test]
+fn strictly_prefers_refuses_out_of_range_actions_instead_of_reading_another_row() {
+    let q = QTable::from_rows(&[vec![0.0, 1.0], vec![5.0, 0.0]]).unwrap();
+    // Action 2 at feature 0 would be Q(1, 0) = 5 in a flat table.
+    assert!(!q.strictly_prefers(&[2, 0]));
+    assert!(q.strictly_prefers(&[1, 0]));
+    assert!(!q.strictly_prefers(&[1]));
+}
