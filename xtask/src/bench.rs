@@ -184,16 +184,20 @@ pub fn summarise(peak: &[Measured], shapes: &[Measured], steps: &[Measured]) -> 
 pub fn conformal_summary(criterion: &Path, peers: &Path) -> Result<String> {
     let read = read_group(criterion, "conformal/memory-read")?;
     let e2e = read_group(criterion, "conformal/end-to-end")?;
+    // The f32 group is absent when a filter ran only the f64 benches.
+    let e2e32 = read_group(criterion, "conformal/end-to-end-f32").unwrap_or_default();
     let peers: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(peers).with_context(|| format!("reading {}", peers.display()))?,
     )?;
-    summarise_conformal(&read, &e2e, &peers)
+    summarise_conformal(&read, &e2e, &e2e32, &peers)
 }
 
-/// [`conformal_summary`] from measurements (10 classes of f64 per row).
+/// [`conformal_summary`] from measurements (10 classes per row: of f64 in `e2e`, of f32 in
+/// `e2e32`, each compared with MAPIE's figure for the same score and size on f64 input).
 pub fn summarise_conformal(
     read: &[Measured],
     e2e: &[Measured],
+    e2e32: &[Measured],
     peers: &serde_json::Value,
 ) -> Result<String> {
     let bw = read.first().context("no memory-read measurement")?;
@@ -206,13 +210,18 @@ pub fn summarise_conformal(
     if e2e.is_empty() {
         bail!("no end-to-end measurement");
     }
-    for m in e2e {
-        let key = m.id.trim_start_matches("conformal/end-to-end/");
+    let f64s = e2e.iter().map(|m| (m, "conformal/end-to-end/", "", 8.0));
+    let f32s = e2e32
+        .iter()
+        .map(|m| (m, "conformal/end-to-end-f32/", " f32", 4.0));
+    for (m, group, tag, bytes) in f64s.chain(f32s) {
+        let key = m.id.trim_start_matches(group);
         let rows = m.flops / m.seconds;
-        let gbs = rows * 10.0 * 8.0 / 1e9;
+        let gbs = rows * 10.0 * bytes / 1e9;
+        let label = format!("{key}{tag}");
         let mapie = peers["rows_per_s"][key].as_f64();
         s += &format!(
-            "  {key:<14} {:10.3e} rows/s  {gbs:5.2} GB/s ({:4.1}% of memory read)  {}\n",
+            "  {label:<18} {:10.3e} rows/s  {gbs:5.2} GB/s ({:4.1}% of memory read)  {}\n",
             rows,
             100.0 * gbs / bw_gbs,
             mapie.map_or("no MAPIE figure".to_string(), |r| format!(
@@ -306,11 +315,15 @@ mod tests {
         let read = [m("conformal/memory-read/x", 8e7, 0.01)];
         let e2e = [m("conformal/end-to-end/lac/1000000", 1e6, 0.1)];
         let peers = serde_json::json!({"mapie": "1.6.0", "measured": "here", "rows_per_s": {"lac/1000000": 1e6}});
-        let s = summarise_conformal(&read, &e2e, &peers).unwrap();
+        // The same rows in f32 at twice the rate: 2e7 rows/s of 40 bytes = 0.8 GB/s, 20× MAPIE.
+        let e2e32 = [m("conformal/end-to-end-f32/lac/1000000", 1e6, 0.05)];
+        let s = summarise_conformal(&read, &e2e, &e2e32, &peers).unwrap();
         assert!(s.contains("8.00 GB/s"), "{s}");
         assert!(s.contains("0.80 GB/s (10.0% of memory read)"), "{s}");
         assert!(s.contains("10.0× MAPIE"), "{s}");
-        assert!(summarise_conformal(&read, &[], &peers).is_err());
+        assert!(s.contains("lac/1000000 f32"), "{s}");
+        assert!(s.contains("20.0× MAPIE"), "{s}");
+        assert!(summarise_conformal(&read, &[], &[], &peers).is_err());
     }
 
     #[test]

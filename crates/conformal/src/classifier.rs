@@ -1,5 +1,5 @@
 use crate::error::check_alpha;
-use crate::probs::check_labels;
+use crate::probs::{check_labels, first_bad_row, row_sum_tolerance, ProbElement};
 use crate::theory::pac_rank;
 use crate::{ConformalError, PredictionSets, Probabilities, Result, Score};
 use core_linalg::{conformal_rank, kth_smallest, stream_rng};
@@ -130,37 +130,70 @@ trait RowFn: Sync {
     fn call(&self, i: usize, p: &[f64], u: f64, v: f64, s: &mut Scratch, out: &mut [Self::Out]);
 }
 
+/// The rows a pass reads: a validated matrix (`validate: false`), or a raw buffer, of `f64` or
+/// `f32`, validated chunk by chunk as it is read (while the chunk is in cache: one pass over
+/// memory instead of two).
+struct Rows<'a, T> {
+    data: &'a [T],
+    k: usize,
+    validate: bool,
+}
+
+impl<'a> Rows<'a, f64> {
+    fn of(probs: &'a Probabilities) -> Self {
+        Rows {
+            data: probs.as_flat(),
+            k: probs.n_classes(),
+            validate: false,
+        }
+    }
+}
+
 /// Runs `f` on every row, in parallel chunks of [`CHUNK`] rows with one random stream per chunk;
-/// `out` holds `per_row` values per row.
-fn for_each_row<F: RowFn>(
+/// `out` holds `per_row` values per row. Returns the first row (in row order) that fails
+/// validation, with the checker's error (then the output is incomplete).
+fn for_each_row<F: RowFn, T: ProbElement>(
     params: &ConformalParams,
-    probs: &Probabilities,
+    rows: Rows<'_, T>,
     seed: u64,
     out: &mut [F::Out],
     per_row: usize,
     f: &F,
-) {
-    let k = probs.n_classes();
+) -> Option<(usize, core_linalg::LinalgError)> {
+    let k = rows.k;
+    let tol = row_sum_tolerance(k);
     let (draw_u, draw_v) = (params.score.is_randomized(), params.jitter > 0.0);
     out.par_chunks_mut(CHUNK * per_row)
+        .zip(rows.data.par_chunks(CHUNK * k))
         .enumerate()
-        .for_each(|(c, chunk)| {
+        .find_map_first(|(c, (chunk, raw))| {
+            let mut wide = Vec::new();
+            let block = T::widen(raw, &mut wide);
+            if rows.validate {
+                if let Some((j, e)) = first_bad_row(block, k, tol) {
+                    return Some((c * CHUNK + j, e));
+                }
+            }
             let mut rng = stream_rng(seed, c as u64);
             let mut scratch = Scratch {
                 order: Vec::with_capacity(k),
                 scores: vec![0.0; k],
             };
-            for (j, slot) in chunk.chunks_mut(per_row).enumerate() {
-                let i = c * CHUNK + j;
+            for (j, (slot, p)) in chunk
+                .chunks_mut(per_row)
+                .zip(block.chunks_exact(k))
+                .enumerate()
+            {
                 let u = if draw_u { rng.random::<f64>() } else { 1.0 };
                 let v = if draw_v {
                     rng.random::<f64>() * params.jitter
                 } else {
                     0.0
                 };
-                f.call(i, probs.row(i), u, v, &mut scratch, slot);
+                f.call(c * CHUNK + j, p, u, v, &mut scratch, slot);
             }
-        });
+            None
+        })
 }
 
 /// Calibration: the (jittered) score of the true label.
@@ -234,7 +267,7 @@ fn true_label_scores(
     let mut scores = vec![0.0; probs.len()];
     for_each_row(
         p,
-        probs,
+        Rows::of(probs),
         seed,
         &mut scores,
         1,
@@ -342,23 +375,68 @@ impl ConformalClassifier {
                 got: probs.n_classes(),
             });
         }
-        let mut sets = PredictionSets::empty(probs.len(), self.n_classes);
+        // A validated matrix: nothing to report.
+        self.predict_rows(Rows::of(probs), seed)
+            .map(|(sets, _)| sets)
+    }
+
+    /// [`predict`](Self::predict) on a raw row-major buffer of `f64` or `f32` probabilities
+    /// (`n × K`, `K` the calibration's class count), validating each row as
+    /// [`Probabilities::from_flat`] does while it predicts: each chunk of rows is checked and
+    /// scored while it is in cache, one pass over memory instead of two, and the buffer is
+    /// borrowed, not copied. `f32` values are widened to `f64` exactly, so the sets are those of
+    /// the widened buffer. Same sets as `predict(&Probabilities::from_flat(buffer)?)` for the
+    /// same `seed`, and the same error for the first row (in row order) that is not a
+    /// probability vector; errors on an empty buffer or a length that is not a multiple of `K`.
+    pub fn predict_flat<T: ProbElement>(&self, probs: &[T], seed: u64) -> Result<PredictionSets> {
+        let k = self.n_classes;
+        if probs.is_empty() {
+            return Err(ConformalError::Empty {
+                what: "probability matrix",
+            });
+        }
+        if !probs.len().is_multiple_of(k) {
+            return Err(ConformalError::Shape {
+                what: "probability buffer length vs a multiple of the number of classes",
+                expected: (probs.len() / k + 1) * k,
+                got: probs.len(),
+            });
+        }
+        let rows = Rows {
+            data: probs,
+            k,
+            validate: true,
+        };
+        match self.predict_rows(rows, seed)? {
+            (_, Some((row, source))) => Err(ConformalError::Probabilities { row, source }),
+            (sets, None) => Ok(sets),
+        }
+    }
+
+    /// The sets of `rows` (their class count checked by the caller), and the first row that
+    /// failed validation, if any.
+    fn predict_rows<T: ProbElement>(
+        &self,
+        rows: Rows<'_, T>,
+        seed: u64,
+    ) -> Result<(PredictionSets, Option<(usize, core_linalg::LinalgError)>)> {
+        let mut sets = PredictionSets::empty(rows.data.len() / rows.k, self.n_classes);
         let words = sets.words();
         let p = self.params.get();
-        if self.thresholds.len() == 1 {
+        let bad = if self.thresholds.len() == 1 {
             let f = PrefixSet {
                 score: p.score,
                 threshold: self.thresholds[0],
             };
-            for_each_row(p, probs, seed, sets.bits_mut(), words, &f);
+            for_each_row(p, rows, seed, sets.bits_mut(), words, &f)
         } else {
             let f = PerClassSet {
                 score: p.score,
                 thresholds: &self.thresholds,
             };
-            for_each_row(p, probs, seed, sets.bits_mut(), words, &f);
-        }
-        Ok(sets)
+            for_each_row(p, rows, seed, sets.bits_mut(), words, &f)
+        };
+        Ok((sets, bad))
     }
 
     /// Conformal p-values of every label of every row (row-major, `n × K`):
@@ -381,7 +459,7 @@ impl ConformalClassifier {
             score: self.params.get().score,
             sorted: &self.sorted,
         };
-        for_each_row(self.params.get(), probs, seed, &mut out, k, &f);
+        for_each_row(self.params.get(), Rows::of(probs), seed, &mut out, k, &f);
         Ok(out)
     }
 }
@@ -521,7 +599,7 @@ impl GroupConformalClassifier {
             thresholds: &self.thresholds,
             groups,
         };
-        for_each_row(p, probs, seed, sets.bits_mut(), words, &f);
+        for_each_row(p, Rows::of(probs), seed, sets.bits_mut(), words, &f);
         Ok(sets)
     }
 }

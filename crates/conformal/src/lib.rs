@@ -8,7 +8,8 @@
 //!   the PAC rank ([`Rank::Pac`]); class-conditional (Mondrian) calibration
 //!   ([`ConformalClassifier`]) or by user-supplied groups ([`GroupConformalClassifier`]);
 //!   conformal p-values of every label ([`ConformalClassifier::p_values`]). Parallel and
-//!   linear in the number of rows.
+//!   linear in the number of rows; [`ConformalClassifier::predict_flat`] takes a raw `f64` or
+//!   `f32` buffer and validates each chunk of rows while it predicts (one pass over memory).
 //! - Regression with the absolute residual ([`ConformalRegressor`]), normalised residuals
 //!   ([`NormalizedRegressor`], intervals `ŷ ± q̂ σ̂(x)`) and conformalised quantile regression
 //!   ([`CqrRegressor`]).
@@ -81,7 +82,7 @@ pub use classifier::{
 };
 pub use error::{ConformalError, Result};
 pub use metrics::{evaluate, SetMetrics};
-pub use probs::Probabilities;
+pub use probs::{ProbElement, Probabilities};
 pub use regression::{interval_coverage, ConformalRegressor, CqrRegressor, NormalizedRegressor};
 pub use score::Score;
 pub use sets::PredictionSets;

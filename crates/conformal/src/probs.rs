@@ -48,36 +48,7 @@ impl Probabilities {
             .par_chunks(n_classes.saturating_mul(BLOCK))
             .enumerate()
             .find_map_first(|(b, block)| {
-                block
-                    .chunks_exact(n_classes)
-                    .enumerate()
-                    .find_map(|(j, r)| {
-                        // A branch-free pass first (every entry in [0, 1] — false for NaN —
-                        // and the sum); only a row that fails it goes through the checker, for
-                        // its error (which it then finds: it accepts every row passed here).
-                        // The sum in four lanes (a sequential sum is latency-bound: it was
-                        // half the validation time); only rows within an ulp or two of the
-                        // tolerance could be judged differently, and those go on to the checker.
-                        let (mut lanes, mut inside) = ([0.0f64; 4], true);
-                        let mut quads = r.chunks_exact(4);
-                        for q in &mut quads {
-                            for (l, &x) in lanes.iter_mut().zip(q) {
-                                *l += x;
-                                inside &= (0.0..=1.0).contains(&x);
-                            }
-                        }
-                        for &x in quads.remainder() {
-                            lanes[0] += x;
-                            inside &= (0.0..=1.0).contains(&x);
-                        }
-                        let sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
-                        if inside && (sum - 1.0).abs() <= tol * 0.5 {
-                            return None;
-                        }
-                        check_probability_vector(r, tol)
-                            .err()
-                            .map(|e| (b * BLOCK + j, e))
-                    })
+                first_bad_row(block, n_classes, tol).map(|(j, e)| (b * BLOCK + j, e))
             });
         if let Some((row, source)) = bad {
             return Err(ConformalError::Probabilities { row, source });
@@ -167,6 +138,70 @@ impl Probabilities {
     /// The row-major buffer.
     pub fn as_flat(&self) -> &[f64] {
         &self.data
+    }
+}
+
+/// The first row of `block` (rows of `k` values) that is not a probability vector within `tol`,
+/// with its index in the block and the checker's error. `None` when every row is one.
+pub(crate) fn first_bad_row(
+    block: &[f64],
+    k: usize,
+    tol: f64,
+) -> Option<(usize, core_linalg::LinalgError)> {
+    block.chunks_exact(k).enumerate().find_map(|(j, r)| {
+        // A branch-free pass first (every entry in [0, 1] — false for NaN — and the sum); only
+        // a row that fails it goes through the checker, for its error (which it then finds: it
+        // accepts every row passed here). The sum in four lanes (a sequential sum is
+        // latency-bound: it was half the validation time); only rows within an ulp or two of
+        // the tolerance could be judged differently, and those go on to the checker.
+        let (mut lanes, mut inside) = ([0.0f64; 4], true);
+        let mut quads = r.chunks_exact(4);
+        for q in &mut quads {
+            for (l, &x) in lanes.iter_mut().zip(q) {
+                *l += x;
+                inside &= (0.0..=1.0).contains(&x);
+            }
+        }
+        for &x in quads.remainder() {
+            lanes[0] += x;
+            inside &= (0.0..=1.0).contains(&x);
+        }
+        let sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+        if inside && (sum - 1.0).abs() <= tol * 0.5 {
+            return None;
+        }
+        check_probability_vector(r, tol).err().map(|e| (j, e))
+    })
+}
+
+/// An element type for raw probability buffers: `f64`, or `f32` (storage only — each value is
+/// widened to `f64`, exactly, before it is validated or scored, so an `f32` buffer gives the
+/// sets its `f64` widening would). Sealed.
+pub trait ProbElement: Copy + Send + Sync + sealed::Sealed {
+    /// The rows of `chunk` as `f64`: the chunk itself for `f64`, else widened into `buf`.
+    #[doc(hidden)]
+    fn widen<'a>(chunk: &'a [Self], buf: &'a mut Vec<f64>) -> &'a [f64];
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+impl ProbElement for f64 {
+    #[inline]
+    fn widen<'a>(chunk: &'a [f64], _: &'a mut Vec<f64>) -> &'a [f64] {
+        chunk
+    }
+}
+
+impl ProbElement for f32 {
+    #[inline]
+    fn widen<'a>(chunk: &'a [f32], buf: &'a mut Vec<f64>) -> &'a [f64] {
+        buf.clear();
+        buf.extend(chunk.iter().map(|&x| f64::from(x)));
+        buf
     }
 }
 

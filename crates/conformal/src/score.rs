@@ -17,6 +17,58 @@ fn top_two(p: &[f64]) -> (f64, f64) {
     (first, if p.len() < 2 { 0.0 } else { second })
 }
 
+/// The rank-order walk of [`Score::walk`] for a non-empty row: `score(r, p_j, before)` is the
+/// score of class `j` at 0-based rank `r` with mass `before` ranked ahead (summed in rank order).
+#[inline(always)]
+fn walk_ranked(
+    p: &[f64],
+    order: &mut Vec<usize>,
+    score: impl Fn(usize, f64, f64) -> f64,
+    mut visit: impl FnMut(usize, f64) -> bool,
+) {
+    let k = p.len();
+    let mut before = 0.0;
+    let mut step = |r: usize, j: usize, pj: f64| -> bool {
+        let keep_going = visit(j, score(r, pj, before));
+        before += pj;
+        keep_going
+    };
+    if k > SMALL_K {
+        order.clear();
+        order.extend(0..k);
+        order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+        for (r, &j) in order.iter().enumerate() {
+            if !step(r, j, p[j]) {
+                return;
+            }
+        }
+        return;
+    }
+    // Few classes: select the next-ranked class lazily (the largest remaining, ties to the
+    // lowest index — the order of the sort above for finite rows), so a walk that stops
+    // after r classes costs O(r·K) rather than a sort of the whole row: prediction sets are
+    // small, and calibration stops at the true label.
+    // A copy of the row on the stack, each selected entry replaced by −∞ (rows are finite
+    // here, so −∞ never wins while a class remains): the argmax loop has no second test,
+    // and it selects without a data-dependent branch (a branch on `pj > bp` mispredicts
+    // about twice per selected class; the selects were 15–25% faster on 10 classes). A
+    // branch-free rank count of all K² pairs was tried and was slower (SSE2 lanes only).
+    let mut rest = [f64::NEG_INFINITY; SMALL_K];
+    rest[..k].copy_from_slice(p);
+    for r in 0..k {
+        let (mut best, mut bp) = (0, rest[0]);
+        for (j, &pj) in rest[..k].iter().enumerate().skip(1) {
+            let better = pj > bp;
+            best = if better { j } else { best };
+            bp = if better { pj } else { bp };
+        }
+        rest[best] = f64::NEG_INFINITY;
+        if !step(r, best, p[best]) {
+            return;
+        }
+    }
+}
+
 /// A non-conformity score of a label given a row of class probabilities `p̂`. Larger means the
 /// label conforms less. `o(y)` is the 1-based rank of `y` when classes are sorted by decreasing
 /// probability (ties by class index) and `U ~ Unif(0, 1)` is drawn once per row.
@@ -50,7 +102,7 @@ pub enum Score {
         /// Draw `U`; otherwise `U = 1`.
         randomized: bool,
     },
-    /// Margin: `max_{j≠y} p̂_j − p̂_y`.
+    /// Margin: `max_{j≠y} p̂_j − p̂_y` (the max is 0 for a single class).
     Margin,
 }
 
@@ -153,43 +205,19 @@ impl Score {
             Score::Saps { .. } | Score::Margin => top_two(p),
             _ => (0.0, 0.0),
         };
-        let mut before = 0.0;
-        let mut step = |r: usize, j: usize, pj: f64| -> bool {
-            let keep_going = visit(j, self.ranked(pj, r, before, pmax, second, u));
-            before += pj;
-            keep_going
-        };
-        if k > SMALL_K {
-            order.clear();
-            order.extend(0..k);
-            order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
-            for (r, &j) in order.iter().enumerate() {
-                if !step(r, j, p[j]) {
-                    return;
-                }
+        // APS, the score benchmarked against MAPIE, gets a loop of its own without the match
+        // of `ranked` on every class (the same expression, so the same bits).
+        match *self {
+            Score::Aps { randomized } => {
+                let uu = if randomized { u } else { 1.0 };
+                walk_ranked(p, order, |_, py, before| before + uu * py, visit);
             }
-            return;
-        }
-        // Few classes: select the next-ranked class lazily (the largest remaining, ties to the
-        // lowest index — the order of the sort above for finite rows), so a walk that stops
-        // after r classes costs O(r·K) rather than a sort of the whole row: prediction sets are
-        // small, and calibration stops at the true label.
-        // A copy of the row on the stack, each selected entry replaced by −∞ (rows are finite
-        // here, so −∞ never wins while a class remains): the argmax loop has no second test.
-        let mut rest = [f64::NEG_INFINITY; SMALL_K];
-        rest[..k].copy_from_slice(p);
-        for r in 0..k {
-            let (mut best, mut bp) = (0, rest[0]);
-            for (j, &pj) in rest[..k].iter().enumerate().skip(1) {
-                if pj > bp {
-                    best = j;
-                    bp = pj;
-                }
-            }
-            rest[best] = f64::NEG_INFINITY;
-            if !step(r, best, p[best]) {
-                return;
-            }
+            _ => walk_ranked(
+                p,
+                order,
+                |r, py, before| self.ranked(py, r, before, pmax, second, u),
+                visit,
+            ),
         }
     }
 

@@ -228,6 +228,59 @@ fn every_entry_point_survives_generated_bad_input() {
     );
 
     suite.run(
+        "ConformalClassifier::predict_flat (f64 and f32) against from_flat + predict",
+        |g| {
+            let s = score(g);
+            let valid = res!(ConformalParams::new(s, 0.2).check());
+            let k = g.pick(&[1usize, 2, 3, 10]);
+            let cal: Vec<Vec<f64>> = (0..20).map(|_| row(g, k)).collect();
+            let labels: Vec<usize> = (0..20).map(|_| g.below(k)).collect();
+            let cal = res!(Probabilities::from_rows(&cal));
+            let clf = res!(ConformalClassifier::calibrate(&valid, &cal, &labels, 1));
+            // Rows, some of them bad (NaN, ±∞, out of [0, 1], not summing to one), and
+            // sometimes a length that is not a multiple of k; past a chunk of 1024 rows too.
+            let n = g.pick(&[0usize, 1, 3, 1500]);
+            let mut flat: Vec<f64> = (0..n)
+                .flat_map(|_| {
+                    if g.coin(0.995) {
+                        row(g, k)
+                    } else {
+                        let l = g.len_near(k);
+                        g.prob_of(l)
+                    }
+                })
+                .collect();
+            flat.truncate(flat.len() / k * k);
+            if g.coin(0.05) {
+                flat.push(g.f());
+            }
+            let seed = g.below(100) as u64;
+            let want = Probabilities::from_flat(flat.clone(), k).map(|p| clf.predict(&p, seed));
+            let got = clf.predict_flat(&flat, seed);
+            let mut right = match (&want, &got) {
+                (Ok(w), Ok(o)) => w.as_ref().ok() == Some(o),
+                (Err(w), Err(o)) => w.to_string() == o.to_string(),
+                _ => false,
+            };
+            // f32 storage: the sets of its exact widening.
+            let flat32: Vec<f32> = flat.iter().map(|&v| v as f32).collect();
+            let wide: Vec<f64> = flat32.iter().map(|&v| f64::from(v)).collect();
+            let want32 = Probabilities::from_flat(wide, k).map(|p| clf.predict(&p, seed));
+            let got32 = clf.predict_flat(&flat32, seed);
+            right &= match (&want32, &got32) {
+                (Ok(w), Ok(o)) => w.as_ref().ok() == Some(o),
+                (Err(w), Err(o)) => w.to_string() == o.to_string(),
+                _ => false,
+            };
+            let sizes: Vec<f64> = got
+                .as_ref()
+                .map(|sets| (0..sets.len()).map(|i| sets.size(i) as f64).collect())
+                .unwrap_or_default();
+            checked(true, sizes, right)
+        },
+    );
+
+    suite.run(
         "PredictionSets (empty, insert, contains, size, classes) / evaluate",
         |g| {
             let (n, k) = (g.pick(&[0usize, 1, 3]), g.pick(&[0usize, 1, 3, 64, 65]));

@@ -290,7 +290,8 @@ fn regression_intervals_cover_on_average() {
 fn scores_match_their_definitions_with_ties_for_few_and_many_classes() {
     let mut rng = seeded_rng(11);
     let mut order = Vec::new();
-    for k in [2usize, 5, 16, 17, 40] {
+    // Every width of the rank-order lanes (8, 16, 32) at its edges, and the sort beyond 32.
+    for k in [1usize, 2, 5, 8, 9, 16, 17, 32, 33, 40] {
         for _ in 0..50 {
             // Values on a coarse grid so that ties occur.
             let mut p: Vec<f64> = (0..k)
@@ -320,10 +321,12 @@ fn scores_match_their_definitions_with_ties_for_few_and_many_classes() {
                 for y in 0..k {
                     let rank = (0..k).filter(|&j| ahead(j, y)).count() + 1;
                     let before: f64 = (0..k).filter(|&j| ahead(j, y)).map(|j| p[j]).sum();
+                    // The largest other probability; 0 for a single class (the documented
+                    // convention of Margin).
                     let other = (0..k)
                         .filter(|&j| j != y)
                         .map(|j| p[j])
-                        .fold(f64::MIN, f64::max);
+                        .fold(if k == 1 { 0.0 } else { f64::MIN }, f64::max);
                     let want = match score {
                         Score::Aps { .. } => before + u * p[y],
                         Score::Raps { .. } => {
@@ -343,4 +346,102 @@ fn scores_match_their_definitions_with_ties_for_few_and_many_classes() {
             }
         }
     }
+}
+
+#[test]
+fn predict_flat_equals_validate_then_predict_for_f64_and_f32() {
+    // Several chunks of rows (1024 each), every score, marginal and Mondrian, with jitter.
+    let (cal, yc) = random_probs(3000, 7, 21);
+    let (test, _) = random_probs(5000, 7, 22);
+    let test32: Vec<f32> = test.as_flat().iter().map(|&v| v as f32).collect();
+    let widened = Probabilities::from_flat(test32.iter().map(|&v| f64::from(v)).collect(), 7)
+        .expect("an f32 rounding of a probability row is one within the tolerance");
+    for score in [
+        Score::Lac,
+        Score::Aps { randomized: true },
+        Score::Raps {
+            lambda: 0.1,
+            k_reg: 2,
+            randomized: true,
+        },
+        Score::TopK,
+        Score::Saps {
+            lambda: 0.3,
+            randomized: false,
+        },
+        Score::Margin,
+    ] {
+        for mondrian in [false, true] {
+            let params = ConformalParams::new(score, 0.1)
+                .mondrian(mondrian)
+                .jitter(1e-9)
+                .check()
+                .unwrap();
+            let clf = ConformalClassifier::calibrate(&params, &cal, &yc, 5).unwrap();
+            assert_eq!(
+                clf.predict_flat(test.as_flat(), 6).unwrap(),
+                clf.predict(&test, 6).unwrap(),
+                "{score:?} mondrian={mondrian}"
+            );
+            assert_eq!(
+                clf.predict_flat(&test32, 6).unwrap(),
+                clf.predict(&widened, 6).unwrap(),
+                "{score:?} mondrian={mondrian} f32"
+            );
+        }
+    }
+}
+
+#[test]
+fn predict_flat_reports_the_first_bad_row_as_from_flat_does() {
+    let (cal, yc) = random_probs(500, 4, 23);
+    let params = ConformalParams::new(Score::Aps { randomized: true }, 0.1)
+        .check()
+        .unwrap();
+    let clf = ConformalClassifier::calibrate(&params, &cal, &yc, 1).unwrap();
+    let (test, _) = random_probs(4000, 4, 24);
+    // Bad rows in two chunks: the earlier one (row 1500) is reported, whatever finishes first.
+    for (bad, value) in [(f64::NAN, 0), (-0.1, 1), (2.0, 2), (f64::INFINITY, 3)] {
+        let mut flat = test.as_flat().to_vec();
+        flat[3500 * 4 + value] = bad;
+        flat[1500 * 4 + value] = bad;
+        let want = Probabilities::from_flat(flat.clone(), 4).unwrap_err();
+        let got = clf.predict_flat(&flat, 2).unwrap_err();
+        assert!(
+            matches!(
+                got,
+                conformal::ConformalError::Probabilities { row: 1500, .. }
+            ),
+            "{got}"
+        );
+        assert_eq!(got.to_string(), want.to_string());
+        let flat32: Vec<f32> = flat.iter().map(|&v| v as f32).collect();
+        let got = clf.predict_flat(&flat32, 2).unwrap_err();
+        assert!(
+            matches!(
+                got,
+                conformal::ConformalError::Probabilities { row: 1500, .. }
+            ),
+            "{got}"
+        );
+    }
+    // A row that does not sum to one, an empty buffer, a ragged length, another class count.
+    let mut flat = test.as_flat().to_vec();
+    flat[8] *= 0.5;
+    assert!(matches!(
+        clf.predict_flat(&flat, 2),
+        Err(conformal::ConformalError::Probabilities { row: 2, .. })
+    ));
+    assert!(matches!(
+        clf.predict_flat::<f64>(&[], 2),
+        Err(conformal::ConformalError::Empty { .. })
+    ));
+    assert!(matches!(
+        clf.predict_flat(&test.as_flat()[..7], 2),
+        Err(conformal::ConformalError::Shape { .. })
+    ));
+    assert!(matches!(
+        clf.predict_flat(&[0.5f32; 6], 2),
+        Err(conformal::ConformalError::Shape { .. })
+    ));
 }
