@@ -1,5 +1,5 @@
 use crate::error::check_alpha;
-use crate::probs::{check_labels, first_bad_row, row_sum_tolerance, ProbElement};
+use crate::probs::{check_labels, row_error, row_sum_tolerance, scan_row, ProbElement};
 use crate::theory::pac_rank;
 use crate::{ConformalError, PredictionSets, Probabilities, Result, Score};
 use core_linalg::{conformal_rank, kth_smallest, stream_rng};
@@ -126,8 +126,26 @@ impl Scratch {
 
 /// What to do with one row, given its draws `u` (randomised scores) and `v` (jitter).
 trait RowFn: Sync {
-    type Out: Send;
+    type Out: Send + Default;
     fn call(&self, i: usize, p: &[f64], u: f64, v: f64, s: &mut Scratch, out: &mut [Self::Out]);
+
+    /// [`call`](Self::call) on a row not yet validated, checking it in the same pass where the
+    /// work allows (the row is in L1 either way): returns [`scan_row`]'s verdict, and the caller
+    /// sends a failed row to the checker (the output is then rewritten or discarded).
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn call_scanned(
+        &self,
+        i: usize,
+        p: &[f64],
+        u: f64,
+        v: f64,
+        tol: f64,
+        s: &mut Scratch,
+        out: &mut [Self::Out],
+    ) -> bool {
+        scan_then_call(self, i, p, u, v, tol, s, out)
+    }
 }
 
 /// The rows a pass reads: a validated matrix (`validate: false`), or a raw buffer, of `f64` or
@@ -147,6 +165,26 @@ impl<'a> Rows<'a, f64> {
             validate: false,
         }
     }
+}
+
+/// The default [`RowFn::call_scanned`]: the fast check, then the call.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn scan_then_call<F: RowFn + ?Sized>(
+    f: &F,
+    i: usize,
+    p: &[f64],
+    u: f64,
+    v: f64,
+    tol: f64,
+    s: &mut Scratch,
+    out: &mut [F::Out],
+) -> bool {
+    if !scan_row(p, tol, |_, _| {}) {
+        return false;
+    }
+    f.call(i, p, u, v, s, out);
+    true
 }
 
 /// Runs `f` on every row, in parallel chunks of [`CHUNK`] rows with one random stream per chunk;
@@ -169,11 +207,6 @@ fn for_each_row<F: RowFn, T: ProbElement>(
         .find_map_first(|(c, (chunk, raw))| {
             let mut wide = Vec::new();
             let block = T::widen(raw, &mut wide);
-            if rows.validate {
-                if let Some((j, e)) = first_bad_row(block, k, tol) {
-                    return Some((c * CHUNK + j, e));
-                }
-            }
             let mut rng = stream_rng(seed, c as u64);
             let mut scratch = Scratch {
                 order: Vec::with_capacity(k),
@@ -190,7 +223,17 @@ fn for_each_row<F: RowFn, T: ProbElement>(
                 } else {
                     0.0
                 };
-                f.call(c * CHUNK + j, p, u, v, &mut scratch, slot);
+                let i = c * CHUNK + j;
+                if !rows.validate {
+                    f.call(i, p, u, v, &mut scratch, slot);
+                } else if !f.call_scanned(i, p, u, v, tol, &mut scratch, slot) {
+                    // The fast check failed: the checker decides (and names the defect).
+                    if let Some(e) = row_error(p, tol) {
+                        return Some((i, e));
+                    }
+                    slot.iter_mut().for_each(|o| *o = F::Out::default());
+                    f.call(i, p, u, v, &mut scratch, slot);
+                }
             }
             None
         })
@@ -234,6 +277,28 @@ impl RowFn for PrefixSet {
         }
         self.score
             .prefix_set_unchecked(p, u, q, |y| out[y / 64] |= 1 << (y % 64));
+    }
+
+    #[inline]
+    fn call_scanned(
+        &self,
+        i: usize,
+        p: &[f64],
+        u: f64,
+        v: f64,
+        tol: f64,
+        s: &mut Scratch,
+        out: &mut [u64],
+    ) -> bool {
+        if let (Score::Lac, [word]) = (self.score, &mut *out) {
+            // LAC: the set word built in the checking pass itself (as in `call`, bit for bit).
+            let q = self.threshold - v;
+            let mut w = 0u64;
+            let ok = scan_row(p, tol, |y, py| w |= u64::from(1.0 - py <= q) << y);
+            *word = w;
+            return ok;
+        }
+        scan_then_call(self, i, p, u, v, tol, s, out)
     }
 }
 

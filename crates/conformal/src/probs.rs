@@ -141,6 +141,39 @@ impl Probabilities {
     }
 }
 
+/// The fast check of one row, in one branch-free pass that also hands each entry to `visit`
+/// (so a caller can compute with the row while it checks it): true when no entry has its sign
+/// bit set and the sum, in two lanes (a sequential sum is latency-bound), is within `tol / 2`
+/// of one. A NaN or an infinite entry makes the sum NaN or infinite and fails the sum test, so
+/// every row passed is finite, non-negative and sums to one within `tol` — a probability vector
+/// for the checker. A row failed may still be one (a `−0.0`, or a sum between `tol / 2` and
+/// `tol` from one) and goes on to the checker for the verdict and the error.
+#[inline(always)]
+pub(crate) fn scan_row(r: &[f64], tol: f64, mut visit: impl FnMut(usize, f64)) -> bool {
+    let (mut even, mut odd, mut signs) = (0.0f64, 0.0f64, 0u64);
+    let mut pairs = r.chunks_exact(2);
+    for (h, q) in (&mut pairs).enumerate() {
+        let (a, b) = (q[0], q[1]);
+        visit(2 * h, a);
+        visit(2 * h + 1, b);
+        signs |= a.to_bits() | b.to_bits();
+        even += a;
+        odd += b;
+    }
+    if let [x] = *pairs.remainder() {
+        visit(r.len() - 1, x);
+        signs |= x.to_bits();
+        even += x;
+    }
+    signs >> 63 == 0 && ((even + odd) - 1.0).abs() <= tol * 0.5
+}
+
+/// The checker's error for a row that failed [`scan_row`], or `None` when it is a probability
+/// vector after all.
+pub(crate) fn row_error(r: &[f64], tol: f64) -> Option<core_linalg::LinalgError> {
+    check_probability_vector(r, tol).err()
+}
+
 /// The first row of `block` (rows of `k` values) that is not a probability vector within `tol`,
 /// with its index in the block and the checker's error. `None` when every row is one.
 pub(crate) fn first_bad_row(
@@ -149,28 +182,10 @@ pub(crate) fn first_bad_row(
     tol: f64,
 ) -> Option<(usize, core_linalg::LinalgError)> {
     block.chunks_exact(k).enumerate().find_map(|(j, r)| {
-        // A branch-free pass first (every entry in [0, 1] — false for NaN — and the sum); only
-        // a row that fails it goes through the checker, for its error (which it then finds: it
-        // accepts every row passed here). The sum in four lanes (a sequential sum is
-        // latency-bound: it was half the validation time); only rows within an ulp or two of
-        // the tolerance could be judged differently, and those go on to the checker.
-        let (mut lanes, mut inside) = ([0.0f64; 4], true);
-        let mut quads = r.chunks_exact(4);
-        for q in &mut quads {
-            for (l, &x) in lanes.iter_mut().zip(q) {
-                *l += x;
-                inside &= (0.0..=1.0).contains(&x);
-            }
-        }
-        for &x in quads.remainder() {
-            lanes[0] += x;
-            inside &= (0.0..=1.0).contains(&x);
-        }
-        let sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
-        if inside && (sum - 1.0).abs() <= tol * 0.5 {
+        if scan_row(r, tol, |_, _| {}) {
             return None;
         }
-        check_probability_vector(r, tol).err().map(|e| (j, e))
+        row_error(r, tol).map(|e| (j, e))
     })
 }
 

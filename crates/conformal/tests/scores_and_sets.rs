@@ -425,6 +425,24 @@ fn predict_flat_reports_the_first_bad_row_as_from_flat_does() {
             "{got}"
         );
     }
+    // Rows the fast check sends on to the checker, which accepts them: a −0.0 entry, a sum
+    // between tol/2 and tol from one, an entry a hair above 1; the same sets as from_flat.
+    let tol = conformal::probs::row_sum_tolerance(4);
+    let edge = [
+        vec![-0.0, 0.5, 0.25, 0.25],
+        vec![0.4, 0.3, 0.2, 0.1 + 0.75 * tol],
+        vec![1.0 + 0.4 * tol, 0.0, 0.0, 0.0],
+    ];
+    for score in [Score::Lac, Score::Aps { randomized: true }] {
+        let params = ConformalParams::new(score, 0.1).check().unwrap();
+        let clf = ConformalClassifier::calibrate(&params, &cal, &yc, 1).unwrap();
+        let mut flat = test.as_flat().to_vec();
+        for (i, r) in edge.iter().enumerate() {
+            flat[(700 + i) * 4..(701 + i) * 4].copy_from_slice(r);
+        }
+        let want = clf.predict(&Probabilities::from_flat(flat.clone(), 4).unwrap(), 2);
+        assert_eq!(clf.predict_flat(&flat, 2).unwrap(), want.unwrap(), "{score:?}");
+    }
     // A row that does not sum to one, an empty buffer, a ragged length, another class count.
     let mut flat = test.as_flat().to_vec();
     flat[8] *= 0.5;
