@@ -16,40 +16,14 @@
 //! bandwidth and the ratio to MAPIE's figures.
 
 use conformal::{ConformalClassifier, ConformalParams, Probabilities, Score};
-use core_linalg::seeded_rng;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rand::RngExt;
 use rayon::prelude::*;
 use std::hint::black_box;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const K: usize = 10;
-
-/// Random probability rows (cubed uniforms, normalised) and labels drawn from them: the same
-/// recipe as the MAPIE peer.
-fn data(n: usize, seed: u64) -> (Vec<f64>, Vec<usize>) {
-    let mut rng = seeded_rng(seed);
-    let mut flat = Vec::with_capacity(n * K);
-    let mut labels = Vec::with_capacity(n);
-    for _ in 0..n {
-        let r: Vec<f64> = (0..K).map(|_| rng.random::<f64>().powi(3)).collect();
-        let s: f64 = r.iter().sum();
-        let u = rng.random::<f64>() * s;
-        let mut acc = 0.0;
-        labels.push(
-            r.iter()
-                .position(|&v| {
-                    acc += v;
-                    u < acc
-                })
-                .unwrap_or(K - 1),
-        );
-        flat.extend(r.iter().map(|v| v / s));
-    }
-    (flat, labels)
-}
+use papercraft_benches::{conformal_data as data, CONFORMAL_K as K};
 
 const SCORES: [Score; 2] = [Score::Lac, Score::Aps { randomized: true }];
 

@@ -19,43 +19,47 @@ fn top_two(p: &[f64]) -> (f64, f64) {
 
 /// The rank-order walk of [`Score::walk`] for a non-empty row: `score(r, p_j, before)` is the
 /// score of class `j` at 0-based rank `r` with mass `before` ranked ahead (summed in rank order).
+/// The walk ends early, before selecting the next class, once `before > stop_above`: callers
+/// pass the threshold for scores never below the mass ahead (APS, RAPS: every later class
+/// would score above it and be refused), and `+∞` otherwise.
 #[inline(always)]
 fn walk_ranked(
     p: &[f64],
     order: &mut Vec<usize>,
+    stop_above: f64,
     score: impl Fn(usize, f64, f64) -> f64,
     mut visit: impl FnMut(usize, f64) -> bool,
 ) {
     let k = p.len();
     let mut before = 0.0;
-    let mut step = |r: usize, j: usize, pj: f64| -> bool {
-        let keep_going = visit(j, score(r, pj, before));
-        before += pj;
-        keep_going
-    };
     if k > SMALL_K {
         order.clear();
         order.extend(0..k);
         order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
         for (r, &j) in order.iter().enumerate() {
-            if !step(r, j, p[j]) {
+            if before > stop_above || !visit(j, score(r, p[j], before)) {
                 return;
             }
+            before += p[j];
         }
         return;
     }
     // Few classes: select the next-ranked class lazily (the largest remaining, ties to the
-    // lowest index — the order of the sort above for finite rows), so a walk that stops
-    // after r classes costs O(r·K) rather than a sort of the whole row: prediction sets are
-    // small, and calibration stops at the true label.
+    // lowest index — the order of the sort above for finite rows), so a walk that stops after
+    // r classes costs O(r·K) rather than a sort of the whole row: prediction sets are small,
+    // and calibration stops at the true label.
     // A copy of the row on the stack, each selected entry replaced by −∞ (rows are finite
-    // here, so −∞ never wins while a class remains): the argmax loop has no second test,
-    // and it selects without a data-dependent branch (a branch on `pj > bp` mispredicts
-    // about twice per selected class; the selects were 15–25% faster on 10 classes). A
-    // branch-free rank count of all K² pairs was tried and was slower (SSE2 lanes only).
+    // here, so −∞ never wins while a class remains): the argmax loop has no second test, and
+    // it selects without a data-dependent branch (a branch on `pj > bp` mispredicts about
+    // twice per selected class). Tried and slower on 10 classes: a branch-free rank count of
+    // all K² pairs (SSE2 lanes only), removing selected classes by shifting the tail (SSE2
+    // intrinsics for a tree maximum would need `unsafe`, which the workspace forbids).
     let mut rest = [f64::NEG_INFINITY; SMALL_K];
     rest[..k].copy_from_slice(p);
     for r in 0..k {
+        if before > stop_above {
+            return;
+        }
         let (mut best, mut bp) = (0, rest[0]);
         for (j, &pj) in rest[..k].iter().enumerate().skip(1) {
             let better = pj > bp;
@@ -63,9 +67,10 @@ fn walk_ranked(
             bp = if better { pj } else { bp };
         }
         rest[best] = f64::NEG_INFINITY;
-        if !step(r, best, p[best]) {
+        if !visit(best, score(r, p[best], before)) {
             return;
         }
+        before += p[best];
     }
 }
 
@@ -186,6 +191,7 @@ impl Score {
         p: &[f64],
         u: f64,
         order: &mut Vec<usize>,
+        stop_above: f64,
         mut visit: impl FnMut(usize, f64) -> bool,
     ) {
         let k = p.len();
@@ -210,11 +216,26 @@ impl Score {
         match *self {
             Score::Aps { randomized } => {
                 let uu = if randomized { u } else { 1.0 };
-                walk_ranked(p, order, |_, py, before| before + uu * py, visit);
+                walk_ranked(
+                    p,
+                    order,
+                    stop_above,
+                    |_, py, before| before + uu * py,
+                    visit,
+                );
             }
+            // RAPS adds a non-negative penalty to the APS score: also never below the mass.
+            Score::Raps { .. } => walk_ranked(
+                p,
+                order,
+                stop_above,
+                |r, py, before| self.ranked(py, r, before, pmax, second, u),
+                visit,
+            ),
             _ => walk_ranked(
                 p,
                 order,
+                f64::INFINITY,
                 |r, py, before| self.ranked(py, r, before, pmax, second, u),
                 visit,
             ),
@@ -252,7 +273,7 @@ impl Score {
                 got: out.len(),
             });
         }
-        self.walk(p, u, order, |j, s| {
+        self.walk(p, u, order, f64::INFINITY, |j, s| {
             out[j] = s;
             true
         });
@@ -278,7 +299,7 @@ impl Score {
         }
         let mut score = f64::NAN;
         let mut order = Vec::new();
-        self.walk(p, u, &mut order, |j, s| {
+        self.walk(p, u, &mut order, f64::INFINITY, |j, s| {
             if j == y {
                 score = s;
                 false
@@ -309,7 +330,8 @@ impl Score {
     ) {
         let mut order = Vec::new();
         let lac = matches!(self, Score::Lac);
-        self.walk(p, u, &mut order, |j, s| {
+        // Every class past a mass ahead above q scores above q (APS, RAPS): stop there.
+        self.walk(p, u, &mut order, q, |j, s| {
             if s <= q {
                 keep(j);
                 true

@@ -441,7 +441,11 @@ fn predict_flat_reports_the_first_bad_row_as_from_flat_does() {
             flat[(700 + i) * 4..(701 + i) * 4].copy_from_slice(r);
         }
         let want = clf.predict(&Probabilities::from_flat(flat.clone(), 4).unwrap(), 2);
-        assert_eq!(clf.predict_flat(&flat, 2).unwrap(), want.unwrap(), "{score:?}");
+        assert_eq!(
+            clf.predict_flat(&flat, 2).unwrap(),
+            want.unwrap(),
+            "{score:?}"
+        );
     }
     // A row that does not sum to one, an empty buffer, a ragged length, another class count.
     let mut flat = test.as_flat().to_vec();
@@ -462,4 +466,41 @@ fn predict_flat_reports_the_first_bad_row_as_from_flat_does() {
         clf.predict_flat(&[0.5f32; 6], 2),
         Err(conformal::ConformalError::Shape { .. })
     ));
+}
+
+#[test]
+fn prefix_sets_are_the_labels_scoring_at_most_q_at_every_threshold() {
+    // The walk stops early once the mass ahead exceeds q (APS, RAPS): the sets must still be
+    // exactly {y : s(x, y) ≤ q} by every label's score, at thresholds on and between scores.
+    let mut rng = seeded_rng(31);
+    let mut order = Vec::new();
+    for k in [1usize, 3, 10, 16, 17, 40] {
+        for _ in 0..40 {
+            let mut p: Vec<f64> = (0..k).map(|_| rng.random::<f64>().powi(3)).collect();
+            let s: f64 = p.iter().sum();
+            p.iter_mut().for_each(|v| *v /= s);
+            let u: f64 = rng.random();
+            for score in [
+                Score::Aps { randomized: true },
+                Score::Aps { randomized: false },
+                Score::Raps {
+                    lambda: 0.05,
+                    k_reg: 1,
+                    randomized: true,
+                },
+            ] {
+                let mut out = vec![0.0; k];
+                score.label_scores(&p, u, &mut order, &mut out).unwrap();
+                let mut qs: Vec<f64> = out.clone();
+                qs.extend((0..=20).map(|i| f64::from(i) / 20.0));
+                for q in qs {
+                    let mut kept = vec![false; k];
+                    score.prefix_set(&p, u, q, |y| kept[y] = true).unwrap();
+                    for y in 0..k {
+                        assert_eq!(kept[y], out[y] <= q, "{score:?} k={k} y={y} q={q}");
+                    }
+                }
+            }
+        }
+    }
 }
