@@ -1,5 +1,7 @@
 use crate::error::check_alpha;
-use crate::probs::{check_labels, row_error, row_sum_tolerance, scan_row, ProbElement};
+use crate::probs::{
+    check_flat_shape, check_labels, row_error, row_sum_tolerance, scan_row, ProbElement,
+};
 use crate::theory::pac_rank;
 use crate::{ConformalError, PredictionSets, Probabilities, Result, Score};
 use core_linalg::{conformal_rank, kth_smallest, stream_rng};
@@ -455,18 +457,7 @@ impl ConformalClassifier {
     /// probability vector; errors on an empty buffer or a length that is not a multiple of `K`.
     pub fn predict_flat<T: ProbElement>(&self, probs: &[T], seed: u64) -> Result<PredictionSets> {
         let k = self.n_classes;
-        if probs.is_empty() {
-            return Err(ConformalError::Empty {
-                what: "probability matrix",
-            });
-        }
-        if !probs.len().is_multiple_of(k) {
-            return Err(ConformalError::Shape {
-                what: "probability buffer length vs a multiple of the number of classes",
-                expected: (probs.len() / k + 1) * k,
-                got: probs.len(),
-            });
-        }
+        check_flat_shape(probs.len(), k)?;
         let rows = Rows {
             data: probs,
             k,

@@ -26,21 +26,7 @@ pub struct Probabilities {
 impl Probabilities {
     /// From a flat row-major buffer of `n · n_classes` values.
     pub fn from_flat(data: Vec<f64>, n_classes: usize) -> Result<Self> {
-        if n_classes == 0 {
-            return Err(ConformalError::Empty { what: "class set" });
-        }
-        if data.is_empty() {
-            return Err(ConformalError::Empty {
-                what: "probability matrix",
-            });
-        }
-        if !data.len().is_multiple_of(n_classes) {
-            return Err(ConformalError::Shape {
-                what: "probability buffer length vs a multiple of the number of classes",
-                expected: (data.len() / n_classes + 1) * n_classes,
-                got: data.len(),
-            });
-        }
+        check_flat_shape(data.len(), n_classes)?;
         let tol = row_sum_tolerance(n_classes);
         // In parallel, blocks of rows; the first failing row (in row order) is reported.
         const BLOCK: usize = 4096;
@@ -139,6 +125,27 @@ impl Probabilities {
     pub fn as_flat(&self) -> &[f64] {
         &self.data
     }
+}
+
+/// The shape of a flat row-major buffer of `len` values over `n_classes` classes: at least one
+/// class, at least one row, and whole rows.
+pub(crate) fn check_flat_shape(len: usize, n_classes: usize) -> Result<()> {
+    if n_classes == 0 {
+        return Err(ConformalError::Empty { what: "class set" });
+    }
+    if len == 0 {
+        return Err(ConformalError::Empty {
+            what: "probability matrix",
+        });
+    }
+    if !len.is_multiple_of(n_classes) {
+        return Err(ConformalError::Shape {
+            what: "probability buffer length vs a multiple of the number of classes",
+            expected: (len / n_classes + 1) * n_classes,
+            got: len,
+        });
+    }
+    Ok(())
 }
 
 /// The fast check of one row, in one branch-free pass that also hands each entry to `visit`
