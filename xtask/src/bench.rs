@@ -57,6 +57,9 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../benches/peers/hmmlearn_forward.json");
         println!("\n{}", hmm_summary(&criterion_dir(), &peers)?);
     }
+    if target.is_none() || target == Some("penex") {
+        println!("\n{}", penex_summary(&criterion_dir())?);
+    }
     if target.is_none() || target == Some("conformal") {
         let peers =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../benches/peers/mapie_conformal.json");
@@ -233,6 +236,49 @@ pub fn summarise_conformal(
     Ok(s)
 }
 
+/// The penex summary: each loss + gradient's median time over the 4096 × 1000 f32 logits, its
+/// ratio to core-ml's fused cross-entropy (target for PENEX: ≤ 1.5×) and the logits' bytes per
+/// second as a share of the memory-read bandwidth of the same run.
+pub fn penex_summary(criterion: &Path) -> Result<String> {
+    let read = read_group(criterion, "penex/memory-read")?;
+    let candle = read_group(criterion, "penex/loss-grad/4096x1000")?;
+    let slice = read_group(criterion, "penex/slice-f32/4096x1000").unwrap_or_default();
+    summarise_penex(&read, &candle, &slice)
+}
+
+/// [`penex_summary`] from measurements (elements: logits per iteration, 4 bytes each).
+pub fn summarise_penex(
+    read: &[Measured],
+    candle: &[Measured],
+    slice: &[Measured],
+) -> Result<String> {
+    let bw = read.first().context("no memory-read measurement")?;
+    let bw_gbs = bw.flops / bw.seconds / 1e9;
+    let base = candle
+        .iter()
+        .find(|m| m.id.ends_with("/fused-cross-entropy"))
+        .context("no fused cross-entropy measurement")?;
+    let mut s = format!(
+        "penex, this run (medians; 4096 × 1000 f32 logits, forward + backward):\n  memory read (parallel sum)  {bw_gbs:6.2} GB/s\n"
+    );
+    for m in candle.iter().chain(slice) {
+        let name = m.id.rsplit('/').next().unwrap_or(&m.id);
+        let path = if slice.contains(m) {
+            "slice "
+        } else {
+            "candle"
+        };
+        let gbs = m.flops * 4.0 / m.seconds / 1e9;
+        s += &format!(
+            "  {path} {name:<24} {:7.2} ms  {:5.2}× fused cross-entropy  logits at {gbs:5.2} GB/s ({:4.1}% of memory read)\n",
+            m.seconds * 1e3,
+            m.seconds / base.seconds,
+            100.0 * gbs / bw_gbs
+        );
+    }
+    Ok(s)
+}
+
 /// The hmm-linear-filter summary at |S| = 4096: steps/s per filter, the dense step's read of T
 /// against the memory-read bandwidth, and the ratio to hmmlearn's forward pass.
 pub fn hmm_summary(criterion: &Path, peers: &Path) -> Result<String> {
@@ -307,6 +353,29 @@ mod tests {
             flops,
             seconds,
         }
+    }
+
+    #[test]
+    fn penex_summary_by_hand() {
+        // 4e6 logits (16 MB) read at 16 GB/s in 1 ms; CE 10 ms, PENEX 12 ms = 1.20×, 1.6 GB/s.
+        let read = [m("penex/memory-read/x", 1.6e7, 0.001)];
+        let candle = [
+            m("penex/loss-grad/4096x1000/fused-cross-entropy", 4e6, 0.010),
+            m("penex/loss-grad/4096x1000/penex-fused", 4e6, 0.012),
+        ];
+        let slice = [m(
+            "penex/slice-f32/4096x1000/penex-forward-backward",
+            4e6,
+            0.005,
+        )];
+        let s = summarise_penex(&read, &candle, &slice).unwrap();
+        assert!(s.contains("16.00 GB/s"), "{s}");
+        assert!(s.contains("penex-fused                12.00 ms   1.20× fused cross-entropy  logits at  1.33 GB/s ( 8.3% of memory read)"), "{s}");
+        assert!(
+            s.contains("slice  penex-forward-backward      5.00 ms   0.50×"),
+            "{s}"
+        );
+        assert!(summarise_penex(&read, &candle[1..], &slice).is_err());
     }
 
     #[test]

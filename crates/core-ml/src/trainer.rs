@@ -462,18 +462,32 @@ impl Trainer {
     /// Saves the parameters (`param.<name>`), the optimiser's state (`opt.<key>`) and the step
     /// and evaluation counts to one safetensors file.
     pub fn save_checkpoint(&self, path: &Path) -> Result<()> {
+        self.save_checkpoint_with(path, &[])
+    }
+
+    /// [`Self::save_checkpoint`] plus caller state the training depends on (a loss's running
+    /// statistics, say), each a named `f64` vector stored as `state.<name>`; an empty vector is
+    /// stored as well and comes back empty.
+    pub fn save_checkpoint_with(&self, path: &Path, extra: &[(&str, Vec<f64>)]) -> Result<()> {
         let mut map: HashMap<String, Tensor> = HashMap::new();
+        let dev = self
+            .vars
+            .first()
+            .map(|v| v.device().clone())
+            .unwrap_or(candle_core::Device::Cpu);
+        for (name, values) in extra {
+            // safetensors holds no zero-length tensor portably: one leading length entry.
+            let mut v = Vec::with_capacity(values.len() + 1);
+            v.push(values.len() as f64);
+            v.extend_from_slice(values);
+            map.insert(format!("state.{name}"), Tensor::new(v.as_slice(), &dev)?);
+        }
         for (n, v) in &self.named {
             map.insert(format!("param.{n}"), v.as_tensor().clone());
         }
         for (k, t) in self.opt.state()? {
             map.insert(format!("opt.{k}"), t);
         }
-        let dev = self
-            .vars
-            .first()
-            .map(|v| v.device().clone())
-            .unwrap_or(candle_core::Device::Cpu);
         let counts = [self.steps as f64, self.evaluations as f64];
         map.insert("trainer.counts".into(), Tensor::new(&counts, &dev)?);
         candle_core::safetensors::save(&map, path).map_err(|e| MlError::Io {
@@ -485,6 +499,12 @@ impl Trainer {
     /// Restores a checkpoint written by [`Self::save_checkpoint`] into this trainer (same
     /// variables, same optimiser kind).
     pub fn load_checkpoint(&mut self, path: &Path) -> Result<()> {
+        self.load_checkpoint_with(path).map(|_| ())
+    }
+
+    /// [`Self::load_checkpoint`], returning the caller state saved by
+    /// [`Self::save_checkpoint_with`] (name order).
+    pub fn load_checkpoint_with(&mut self, path: &Path) -> Result<Vec<(String, Vec<f64>)>> {
         let dev = self
             .vars
             .first()
@@ -521,9 +541,26 @@ impl Trainer {
                 "checkpoint trainer counts are malformed".into(),
             ));
         }
+        let mut extra = Vec::new();
+        for (k, t) in &map {
+            if let Some(name) = k.strip_prefix("state.") {
+                let v = t.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+                match v.split_first() {
+                    Some((&len, rest)) if len == rest.len() as f64 => {
+                        extra.push((name.to_string(), rest.to_vec()))
+                    }
+                    _ => {
+                        return Err(MlError::Data(format!(
+                            "checkpoint state {name} is malformed"
+                        )))
+                    }
+                }
+            }
+        }
+        extra.sort_by(|a, b| a.0.cmp(&b.0));
         self.steps = counts[0] as usize;
         self.evaluations = counts[1] as u64;
-        Ok(())
+        Ok(extra)
     }
 }
 

@@ -7,7 +7,8 @@ use candle_core::{DType, Device, Module};
 use core_ml::candle_nn::{Activation, VarBuilder, VarMap};
 use core_ml::data::{Dataset, DatasetTensors, Standardiser};
 use core_ml::models::{init_seeded, Mlp};
-use core_ml::train::{train, OptimizerKind, Schedule, TrainConfig};
+use core_ml::train::{OptimizerKind, Schedule};
+use core_ml::trainer::{DecayRule, Trainer, TrainerConfig};
 use penex::{metrics, ClassificationLoss, LossKind};
 
 fn main() -> Result<(), penex::PenexError> {
@@ -25,7 +26,7 @@ fn main() -> Result<(), penex::PenexError> {
             rho: penex::Rho::Running(Default::default()),
         },
     ] {
-        let loss = ClassificationLoss::new(kind)?;
+        let mut loss = ClassificationLoss::new(kind)?;
         let vm = VarMap::new();
         let mlp = Mlp::new(
             VarBuilder::from_varmap(&vm, DType::F32, &dev),
@@ -33,22 +34,22 @@ fn main() -> Result<(), penex::PenexError> {
             Activation::Relu,
         )?;
         init_seeded(&vm, 5)?;
-        let cfg = TrainConfig {
-            steps: 600,
-            lr: 2e-3,
-            optimizer: OptimizerKind::AdamW { weight_decay: 0.0 },
-            schedule: Schedule::Constant,
-            grad_clip: Some(5.0),
-            eval_every: 0,
-        };
-        train(
+        let steps = 600;
+        let mut trainer = Trainer::new(
             &vm,
-            &cfg,
-            &|f, t| loss.loss(f, t),
-            |_| Ok((mlp.forward(&x)?, y.clone())),
-            |_| Ok(0.0),
-            None,
+            TrainerConfig {
+                lr: 2e-3,
+                optimizer: OptimizerKind::AdamW { weight_decay: 0.0 },
+                schedule: Schedule::Constant,
+                total_steps: steps,
+                grad_clip: Some(5.0),
+                decay: DecayRule::Uniform,
+            },
         )?;
+        for _ in 0..steps {
+            // One full-batch step; PENEX's running ρ then moves from this batch.
+            loss.train_step(&mut trainer, |_| Ok((mlp.forward(&x)?, y.clone())))?;
+        }
         let p = loss.probabilities(&mlp.forward(&xt)?)?;
         let m = metrics::probability_margins(&p, &te.y)?;
         let below = m.iter().filter(|&&v| v < 0.0).count();

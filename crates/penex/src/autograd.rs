@@ -1,12 +1,29 @@
 //! The losses on candle tensors (autograd), all with one interface so the shared training loop
 //! takes any of them: `loss(logits, targets) → scalar tensor`, and `probabilities(logits)` for
 //! inference (PENEX scales the logits by `1 + α`).
+//!
+//! A loss is a pure function of its inputs: [`ClassificationLoss::loss`] never changes the
+//! running `ρ` of PENEX, so evaluation passes and Hessian-vector products see one fixed
+//! function. Training moves `ρ` explicitly: [`ClassificationLoss::train_step`] runs one
+//! [`Trainer`] step and then [`ClassificationLoss::update_rho`] with that step's batch
+//! statistics ([`ClassificationLoss::forward`] returns them), and
+//! [`ClassificationLoss::save_checkpoint`] stores `ρ` beside the parameters and the optimiser.
+//!
+//! On the CPU, PENEX and cross-entropy run fused kernels by default ([`Kernels::Fused`]): PENEX
+//! the plain-slice kernel of [`PenexLoss`] (forward and backward each one pass over the
+//! logits), cross-entropy `core_ml::kernels::cross_entropy`. [`Kernels::Composite`] builds them
+//! from candle's differentiable operations instead, which is what a second derivative (an exact
+//! Hessian-vector product) needs; the other baselines are always composite.
 
-use crate::loss::{RunningRho, MAX_ALPHA, MAX_RHO};
+use crate::dropin::{Label, PenexLoss};
+use crate::loss::{RunningRho, MAX_ALPHA, MAX_RHO, MIN_ALPHA};
 use crate::{PenexError, Result};
-use candle_core::{DType, Tensor, D};
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor, D};
 use core_ml::candle_nn::ops::{log_softmax, softmax};
-use std::cell::Cell;
+pub use core_ml::kernels::Kernels;
+use core_ml::trainer::{Forward, StepRecord, Trainer};
+use std::path::Path;
 
 /// The largest logit magnitude [`ClassificationLoss::loss`] accepts: `1e30` (a diverged model;
 /// beyond it gradients of the cross-entropy family can be `∞ · 0 = NaN`).
@@ -53,12 +70,24 @@ pub enum LossKind {
     },
 }
 
-/// A validated loss, ready for the training loop. Holds PENEX's running `ρ` (updated after each
-/// call of [`loss`](Self::loss), without gradient).
-#[derive(Debug, Clone)]
+/// A validated loss, ready for the training loop. Holds PENEX's running `ρ`, which only
+/// [`update_rho`](Self::update_rho) (or [`train_step`](Self::train_step)) moves. `Send + Sync`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ClassificationLoss {
     kind: LossKind,
-    rho: Cell<Option<RunningRho>>,
+    rho: Option<RunningRho>,
+    kernels: Kernels,
+}
+
+/// A forward pass: the loss, and for PENEX with a running `ρ` the batch's two term means
+/// `[mean e^{−α f_y}, mean Σ_j e^{f_j}]` (a detached tensor of two entries) for
+/// [`ClassificationLoss::update_rho`].
+#[derive(Debug, Clone)]
+pub struct LossForward {
+    /// The scalar loss.
+    pub loss: Tensor,
+    /// The running `ρ`'s batch statistics (`None` for other losses and a fixed `ρ`).
+    pub terms: Option<Tensor>,
 }
 
 fn param(name: &'static str, value: f64, ok: bool, reason: &'static str) -> Result<()> {
@@ -75,7 +104,7 @@ fn param(name: &'static str, value: f64, ok: bool, reason: &'static str) -> Resu
 
 impl ClassificationLoss {
     /// Validates the loss's constants: label smoothing `ε ∈ [0, 1)`, confidence penalty
-    /// `β ∈ [0, 1e6]`, focal `γ ∈ [0, 100]`, PENEX `α ∈ (0, 1e3]` and a fixed `ρ ∈ (0, 1e10]`
+    /// `β ∈ [0, 1e6]`, focal `γ ∈ [0, 100]`, PENEX `α ∈ [1e-30, 1e3]` and a fixed `ρ ∈ (0, 1e10]`
     /// (beyond these bounds the losses or their gradients overflow `f32` for ordinary logits).
     pub fn new(kind: LossKind) -> Result<Self> {
         let mut running = None;
@@ -103,8 +132,8 @@ impl ClassificationLoss {
                 param(
                     "alpha",
                     alpha,
-                    alpha > 0.0 && alpha <= MAX_ALPHA,
-                    "must lie in (0, MAX_ALPHA = 1e3]",
+                    (MIN_ALPHA..=MAX_ALPHA).contains(&alpha),
+                    "must lie in [MIN_ALPHA = 1e-30, MAX_ALPHA = 1e3]",
                 )?;
                 match rho {
                     Rho::Fixed(r) => param(
@@ -119,8 +148,21 @@ impl ClassificationLoss {
         }
         Ok(Self {
             kind,
-            rho: Cell::new(running),
+            rho: running,
+            kernels: Kernels::Fused,
         })
+    }
+
+    /// The same loss computed by other kernels ([`Kernels::Composite`] for second
+    /// derivatives).
+    pub fn with_kernels(mut self, kernels: Kernels) -> Self {
+        self.kernels = kernels;
+        self
+    }
+
+    /// The kernels in use.
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
     }
 
     /// PENEX with the authors' running `ρ`.
@@ -154,7 +196,7 @@ impl ClassificationLoss {
             LossKind::Penex {
                 rho: Rho::Fixed(r), ..
             } => Some(r),
-            LossKind::Penex { .. } => self.rho.get().map(|r| r.value()),
+            LossKind::Penex { .. } => self.rho.map(|r| r.value()),
             _ => None,
         }
     }
@@ -168,15 +210,22 @@ impl ClassificationLoss {
         }
     }
 
-    /// The mean loss of a batch of logits `(n, K)` with `u32` targets `(n,)`. Errors when the
-    /// shapes disagree, a target is not a class (candle's `gather` would silently pick 0 for
-    /// an index ≥ K, e.g. `u32::MAX`, and change the loss without a word), or a logit is NaN,
-    /// infinite or beyond ±[`MAX_LOGIT`].
+    /// The mean loss of a batch of logits `(n, K)` with `u32` (or `i64`) targets `(n,)`.
+    /// Errors when the shapes disagree, a target is not a class (candle's `gather` would
+    /// silently pick 0 for an index ≥ K, e.g. `u32::MAX`, and change the loss without a word),
+    /// or a logit is NaN, infinite or (composite kernels) beyond ±[`MAX_LOGIT`]. Never changes
+    /// the running `ρ` (see [`Self::forward`]).
     ///
     /// PENEX and SAMME are exponential losses: their value is `+∞` (and gradients `±∞`) when
     /// an exponent leaves the dtype's range — a logit beyond about ±88.7 in `f32` (±709.8 in
     /// `f64`), or `ρ · Σ e^f` beyond `f32::MAX` — because the true value does.
     pub fn loss(&self, logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
+        Ok(self.forward(logits, targets)?.loss)
+    }
+
+    /// The loss and, for PENEX with a running `ρ`, the batch statistics that
+    /// [`Self::update_rho`] takes. Pure: `ρ` is read, never written.
+    pub fn forward(&self, logits: &Tensor, targets: &Tensor) -> candle_core::Result<LossForward> {
         let (n, k) = logits.dims2()?;
         if targets.dims() != [n] {
             candle_core::bail!(
@@ -184,6 +233,98 @@ impl ClassificationLoss {
                 targets.dims()
             );
         }
+        let fused = self.kernels == Kernels::Fused
+            && logits.device().is_cpu()
+            && n > 0
+            && k > 0
+            && matches!(logits.dtype(), DType::F32 | DType::F64);
+        if let (LossKind::Penex { alpha, .. }, true) = (self.kind, fused) {
+            // The kernel validates logits and targets in its own pass.
+            let op = PenexOp {
+                loss: PenexLoss::new(alpha)
+                    .and_then(|l| l.with_fixed_rho(self.current_rho()))
+                    .and_then(|l| l.with_max_logit(MAX_LOGIT))
+                    .map_err(candle_core::Error::wrap)?
+                    .with_ignore_index(None),
+            };
+            let out = logits.contiguous()?.apply_op2(&targets.contiguous()?, op)?;
+            let terms = self.rho.map(|_| out.narrow(0, 1, 2)).transpose()?;
+            return Ok(LossForward {
+                loss: out.get(0)?,
+                terms: terms.map(|t| t.detach()),
+            });
+        }
+        self.check_composite(logits, targets, k)?;
+        let idx = targets.unsqueeze(1)?;
+        let pick = |t: &Tensor| t.gather(&idx, 1)?.squeeze(1);
+        let loss = match self.kind {
+            LossKind::CrossEntropy => {
+                core_ml::kernels::cross_entropy(logits, targets, self.kernels)?
+            }
+            LossKind::LabelSmoothing { epsilon } => {
+                let lsm = log_softmax(logits, D::Minus1)?;
+                let nll = pick(&lsm)?.neg()?;
+                let smooth = lsm.mean(D::Minus1)?.neg()?;
+                ((nll * (1.0 - epsilon))? + (smooth * epsilon)?)?.mean_all()?
+            }
+            LossKind::ConfidencePenalty { beta } => {
+                let lsm = log_softmax(logits, D::Minus1)?;
+                let nll = pick(&lsm)?.neg()?.mean_all()?;
+                let entropy = (softmax(logits, D::Minus1)? * &lsm)?
+                    .sum(D::Minus1)?
+                    .neg()?
+                    .mean_all()?;
+                (nll - (entropy * beta)?)?
+            }
+            LossKind::Focal { gamma } => {
+                let lp = pick(&log_softmax(logits, D::Minus1)?)?;
+                // (1 − p)^γ with the base kept above 1e-30: at p = 1 (one class, or a margin
+                // past f32's resolution) the base is 0 and powf's gradient γ·0^{γ−1} is ∞ (NaN
+                // after the chain rule) for γ < 1. The product with log p ≈ −(1 − p) makes the
+                // clamp's effect on the loss below 1e-30.
+                let w = lp.exp()?.affine(-1.0, 1.0)?.maximum(1e-30)?.powf(gamma)?;
+                (w * lp)?.neg()?.mean_all()?
+            }
+            LossKind::Samme => {
+                if k < 2 {
+                    candle_core::bail!("SAMME needs at least two classes");
+                }
+                let centred = logits.broadcast_sub(&logits.mean_keepdim(D::Minus1)?)?;
+                (pick(&centred)? * (-1.0 / (k as f64 - 1.0)))?
+                    .exp()?
+                    .mean_all()?
+            }
+            LossKind::Penex { alpha, .. } => {
+                let exp_term = (pick(logits)? * -alpha)?.exp()?.mean_all()?;
+                let penalty = logits.exp()?.sum(D::Minus1)?.mean_all()?;
+                let loss = (&exp_term + (&penalty * self.current_rho())?)?;
+                let terms = match self.rho {
+                    Some(_) => Some(Tensor::stack(&[&exp_term, &penalty], 0)?.detach()),
+                    None => None,
+                };
+                return Ok(LossForward { loss, terms });
+            }
+        };
+        Ok(LossForward { loss, terms: None })
+    }
+
+    /// The `ρ` the next forward pass uses (1 for losses without one).
+    fn current_rho(&self) -> f64 {
+        match self.kind {
+            LossKind::Penex {
+                rho: Rho::Fixed(r), ..
+            } => r,
+            _ => self.rho.map_or(1.0, |r| r.value()),
+        }
+    }
+
+    /// The composite path's checks (the fused kernels check in their own pass).
+    fn check_composite(
+        &self,
+        logits: &Tensor,
+        targets: &Tensor,
+        k: usize,
+    ) -> candle_core::Result<()> {
         // Non-finite logits (a diverged model) would give a NaN loss without a word, and
         // logits beyond ±MAX_LOGIT make gradients ∞ · 0 = NaN (the focal weight's chain rule
         // at a logit spread of 1e308, say).
@@ -209,60 +350,88 @@ impl ClassificationLoss {
         if max_target.is_nan() || max_target >= k as f64 {
             candle_core::bail!("target {max_target} is not one of the {k} classes");
         }
-        let idx = targets.unsqueeze(1)?;
-        let pick = |t: &Tensor| t.gather(&idx, 1)?.squeeze(1);
-        match self.kind {
-            LossKind::CrossEntropy => core_ml::candle_nn::loss::cross_entropy(logits, targets),
-            LossKind::LabelSmoothing { epsilon } => {
-                let lsm = log_softmax(logits, D::Minus1)?;
-                let nll = pick(&lsm)?.neg()?;
-                let smooth = lsm.mean(D::Minus1)?.neg()?;
-                ((nll * (1.0 - epsilon))? + (smooth * epsilon)?)?.mean_all()
-            }
-            LossKind::ConfidencePenalty { beta } => {
-                let lsm = log_softmax(logits, D::Minus1)?;
-                let nll = pick(&lsm)?.neg()?.mean_all()?;
-                let entropy = (softmax(logits, D::Minus1)? * &lsm)?
-                    .sum(D::Minus1)?
-                    .neg()?
-                    .mean_all()?;
-                nll - (entropy * beta)?
-            }
-            LossKind::Focal { gamma } => {
-                let lp = pick(&log_softmax(logits, D::Minus1)?)?;
-                // (1 − p)^γ with the base kept above 1e-30: at p = 1 (one class, or a margin
-                // past f32's resolution) the base is 0 and powf's gradient γ·0^{γ−1} is ∞ (NaN
-                // after the chain rule) for γ < 1. The product with log p ≈ −(1 − p) makes the
-                // clamp's effect on the loss below 1e-30.
-                let w = lp.exp()?.affine(-1.0, 1.0)?.maximum(1e-30)?.powf(gamma)?;
-                (w * lp)?.neg()?.mean_all()
-            }
-            LossKind::Samme => {
-                if k < 2 {
-                    candle_core::bail!("SAMME needs at least two classes");
-                }
-                let centred = logits.broadcast_sub(&logits.mean_keepdim(D::Minus1)?)?;
-                (pick(&centred)? * (-1.0 / (k as f64 - 1.0)))?
-                    .exp()?
-                    .mean_all()
-            }
-            LossKind::Penex { alpha, rho } => {
-                let exp_term = (pick(logits)? * -alpha)?.exp()?.mean_all()?;
-                let penalty = logits.exp()?.sum(D::Minus1)?.mean_all()?;
-                let r = match rho {
-                    Rho::Fixed(r) => r,
-                    Rho::Running(_) => self.rho.get().map_or(1.0, |r| r.value()),
-                };
-                let loss = (&exp_term + (&penalty * r)?)?;
-                if let Some(mut running) = self.rho.get() {
-                    let a = exp_term.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-                    let b = penalty.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-                    running.update(alpha, a, b);
-                    self.rho.set(Some(running));
-                }
-                Ok(loss)
+        Ok(())
+    }
+
+    /// Moves the running `ρ` of PENEX by one EMA step from a forward pass's
+    /// [`LossForward::terms`] (one host read of two numbers); returns the new `ρ` (`None` for
+    /// other losses; a fixed `ρ` is returned unchanged).
+    pub fn update_rho(&mut self, terms: &Tensor) -> Result<Option<f64>> {
+        if let (LossKind::Penex { alpha, .. }, Some(r)) = (self.kind, self.rho.as_mut()) {
+            let t = terms.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+            let &[a, b] = t.as_slice() else {
+                return Err(PenexError::Shape {
+                    what: "ρ statistics [exp term, penalty]",
+                    expected: 2,
+                    got: t.len(),
+                });
+            };
+            r.update(alpha, a, b);
+        }
+        Ok(self.rho())
+    }
+
+    /// One training step: `batch(step)` gives `(logits, targets)`, the trainer back-propagates
+    /// this loss and steps, and then the running `ρ` (if any) moves by one EMA step from that
+    /// batch's statistics — so the step's loss uses the `ρ` from before its update, as in the
+    /// authors' code.
+    pub fn train_step(
+        &mut self,
+        trainer: &mut Trainer,
+        batch: impl FnOnce(usize) -> core_ml::Result<(Tensor, Tensor)>,
+    ) -> Result<StepRecord> {
+        let mut terms = None;
+        let this = &*self;
+        let rec = trainer.step(|step| {
+            let (logits, targets) = batch(step)?;
+            let f = this.forward(&logits, &targets)?;
+            terms = f.terms;
+            Ok(Forward::new(f.loss))
+        })?;
+        if let Some(t) = terms {
+            self.update_rho(&t)?;
+        }
+        Ok(rec)
+    }
+
+    /// The loss's state as numbers: the running `ρ`'s `[ρ, momentum, lo, hi]`, empty otherwise.
+    pub fn state(&self) -> Vec<f64> {
+        self.rho.map(|r| r.to_state().to_vec()).unwrap_or_default()
+    }
+
+    /// Restores [`Self::state`]: exactly, checked as [`RunningRho::from_state`] (a non-empty
+    /// state for a loss without a running `ρ` is an error).
+    pub fn restore_state(&mut self, state: &[f64]) -> Result<()> {
+        match (&mut self.rho, state.is_empty()) {
+            (None, true) => Ok(()),
+            (None, false) => Err(PenexError::Shape {
+                what: "state of a loss without a running ρ",
+                expected: 0,
+                got: state.len(),
+            }),
+            (Some(r), _) => {
+                *r = RunningRho::from_state(state)?;
+                Ok(())
             }
         }
+    }
+
+    /// Saves the trainer's checkpoint (parameters, optimiser state, counts) with this loss's
+    /// state under `loss.state`, so that a run resumed by [`Self::load_checkpoint`] continues
+    /// bit-identically.
+    pub fn save_checkpoint(&self, trainer: &Trainer, path: &Path) -> Result<()> {
+        Ok(trainer.save_checkpoint_with(path, &[("loss.state", self.state())])?)
+    }
+
+    /// Restores a checkpoint written by [`Self::save_checkpoint`] into `trainer` and this loss.
+    pub fn load_checkpoint(&mut self, trainer: &mut Trainer, path: &Path) -> Result<()> {
+        let extra = trainer.load_checkpoint_with(path)?;
+        let state = extra
+            .iter()
+            .find(|(k, _)| k == "loss.state")
+            .map(|(_, v)| v.as_slice())
+            .unwrap_or(&[]);
+        self.restore_state(state)
     }
 
     /// Inference probabilities `softmax(scale · f)` as `f64` rows.
@@ -272,5 +441,131 @@ impl ClassificationLoss {
             D::Minus1,
         )?
         .to_vec2::<f64>()
+    }
+}
+
+/// The fused PENEX kernel on candle tensors: `[loss, mean e^{−α f_y}, mean Σ_j e^{f_j}]` from
+/// [`PenexLoss::forward`]; its backward is [`PenexLoss::forward_backward`] scaled by the
+/// gradient of the loss entry (the two statistics are detached by the caller).
+#[derive(Debug, Clone)]
+struct PenexOp {
+    loss: PenexLoss,
+}
+
+fn storage_slice<'a, T: candle_core::WithDType>(
+    s: &'a CpuStorage,
+    l: &Layout,
+) -> candle_core::Result<&'a [T]> {
+    let (a, b) = l.contiguous_offsets().ok_or_else(|| {
+        candle_core::Error::Msg("fused PENEX: the input is not contiguous".into())
+    })?;
+    Ok(&T::cpu_storage_as_slice(s)?[a..b])
+}
+
+fn penex_fwd<T, L>(
+    op: &PenexOp,
+    x: &[T],
+    t: &[L],
+    k: usize,
+) -> candle_core::Result<(CpuStorage, Shape)>
+where
+    T: crate::dropin::Element + candle_core::WithDType,
+    L: Label,
+{
+    let v = op.loss.forward(x, k, t).map_err(candle_core::Error::wrap)?;
+    let out =
+        [v.value, v.stats.exp_term, v.stats.penalty].map(<T as crate::dropin::Element>::narrow);
+    Ok((T::to_cpu_storage_owned(out.to_vec()), Shape::from(3)))
+}
+
+fn penex_bwd<T, L>(
+    op: &PenexOp,
+    x: &[T],
+    t: &[L],
+    k: usize,
+    g: T,
+) -> candle_core::Result<(CpuStorage, Shape)>
+where
+    T: crate::dropin::Element + candle_core::WithDType,
+    L: Label,
+{
+    let mut grad = vec![T::zero(); x.len()];
+    op.loss
+        .forward_backward(x, k, t, &mut grad)
+        .map_err(candle_core::Error::wrap)?;
+    if g != T::one() {
+        grad.iter_mut().for_each(|v| *v *= g);
+    }
+    Ok((T::to_cpu_storage_owned(grad), Shape::from((t.len(), k))))
+}
+
+/// Dispatches on (logits dtype, targets dtype).
+macro_rules! dispatch_penex {
+    ($f:ident, $op:expr, ($s1:expr, $l1:expr), ($s2:expr, $l2:expr) $(, $g:expr)?) => {{
+        let k = $l1.dims()[1];
+        match ($s1, $s2) {
+            (CpuStorage::F32(_), CpuStorage::U32(_)) => $f::<f32, u32>($op, storage_slice($s1, $l1)?, storage_slice($s2, $l2)?, k $(, storage_slice::<f32>($g.0, $g.1)?[0])?),
+            (CpuStorage::F32(_), CpuStorage::I64(_)) => $f::<f32, i64>($op, storage_slice($s1, $l1)?, storage_slice($s2, $l2)?, k $(, storage_slice::<f32>($g.0, $g.1)?[0])?),
+            (CpuStorage::F64(_), CpuStorage::U32(_)) => $f::<f64, u32>($op, storage_slice($s1, $l1)?, storage_slice($s2, $l2)?, k $(, storage_slice::<f64>($g.0, $g.1)?[0])?),
+            (CpuStorage::F64(_), CpuStorage::I64(_)) => $f::<f64, i64>($op, storage_slice($s1, $l1)?, storage_slice($s2, $l2)?, k $(, storage_slice::<f64>($g.0, $g.1)?[0])?),
+            (a, b) => candle_core::bail!(
+                "fused PENEX: logits must be f32 or f64 and targets u32 or i64, not {:?} and {:?}",
+                a.dtype(),
+                b.dtype()
+            ),
+        }
+    }};
+}
+
+impl CustomOp2 for PenexOp {
+    fn name(&self) -> &'static str {
+        "fused-penex"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        dispatch_penex!(penex_fwd, self, (s1, l1), (s2, l2))
+    }
+
+    fn bwd(
+        &self,
+        logits: &Tensor,
+        targets: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        // Only the loss entry carries gradient; the statistics are detached by the caller.
+        let g = grad.narrow(0, 0, 1)?.contiguous()?;
+        let back = PenexBackward { op: self.clone() };
+        Ok((Some(logits.apply_op3_no_bwd(targets, &g, &back)?), None))
+    }
+}
+
+/// The fused backward pass (not itself differentiable: a second derivative through it is
+/// candle's `BackwardNotSupported`; use [`Kernels::Composite`]).
+struct PenexBackward {
+    op: PenexOp,
+}
+
+impl CustomOp3 for PenexBackward {
+    fn name(&self) -> &'static str {
+        "fused-penex-backward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        dispatch_penex!(penex_bwd, &self.op, (s1, l1), (s2, l2), (s3, l3))
     }
 }

@@ -39,6 +39,18 @@ pub enum PenexError {
         /// The value.
         value: f64,
     },
+    /// A logit beyond the limit a loss was given (a diverged model).
+    #[error("logit at row {row}, class {class} is {value:e}, beyond ±{limit:e}")]
+    LogitTooLarge {
+        /// Row.
+        row: usize,
+        /// Class.
+        class: usize,
+        /// The value.
+        value: f64,
+        /// The limit.
+        limit: f64,
+    },
     /// A label is not below the number of classes.
     #[error("label {label} at row {row} is out of range for {n_classes} classes")]
     Label {
@@ -49,13 +61,28 @@ pub enum PenexError {
         /// The number of classes.
         n_classes: usize,
     },
+    /// A target that is neither a class nor the ignore index.
+    #[error("target {target} at row {row} is not one of the {n_classes} classes (ignore index {ignore_index:?})")]
+    Target {
+        /// Row.
+        row: usize,
+        /// The target (saturated to the `i64` range).
+        target: i64,
+        /// The number of classes.
+        n_classes: usize,
+        /// The ignore index in force.
+        ignore_index: Option<i64>,
+    },
     /// An error from candle.
+    #[cfg(feature = "candle")]
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
     /// An error from the shared ML crate.
+    #[cfg(feature = "candle")]
     #[error(transparent)]
     Ml(#[from] core_ml::MlError),
     /// An error from the shared data sets.
+    #[cfg(feature = "candle")]
     #[error(transparent)]
     Data(#[from] core_ml::DataError),
 }

@@ -7,8 +7,11 @@
 //! `f*_j = log(α p_j/ρ)/(1 + α)`, so inference uses `softmax((1 + α) f)`, which is
 //! Fisher-consistent.
 //!
-//! - [`loss`]: the loss as plain `f64` functions with the analytic gradient ([`Penex`]), the
-//!   optimum and the running `ρ`;
+//! - [`dropin`]: the drop-in loss on plain `f32`/`f64` slices ([`PenexLoss`]): forward,
+//!   backward, reduction, class weights, ignore index, the linear tail and an explicit running
+//!   `ρ`;
+//! - [`loss`]: the reference formulas in `f64` ([`Penex`]: loss and analytic gradient), the
+//!   optimum and the running `ρ` ([`RunningRho`]);
 //! - [`autograd`]: the loss and the baselines (cross-entropy, label smoothing, confidence
 //!   penalty, focal, SAMME's exponential loss) on candle tensors behind one interface
 //!   ([`ClassificationLoss`]), usable in `core_ml::train::train`;
@@ -20,7 +23,7 @@
 //! use core_ml::candle_nn::{Activation, VarBuilder, VarMap};
 //! use core_ml::data::{Dataset, Standardiser, DatasetTensors};
 //! use core_ml::models::{init_seeded, Mlp};
-//! use core_ml::train::{train, TrainConfig};
+//! use core_ml::trainer::{Trainer, TrainerConfig};
 //! use penex::{metrics, ClassificationLoss};
 //!
 //! let split = Dataset::digits()?.stratified_split(0.5, 0.0, 1)?;
@@ -30,22 +33,32 @@
 //! let vm = VarMap::new();
 //! let mlp = Mlp::new(VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu), &[64, 10], Activation::Relu)?;
 //! init_seeded(&vm, 1)?;
-//! let loss = ClassificationLoss::penex(0.1)?;
-//! let cfg = TrainConfig { steps: 300, lr: 0.05, ..Default::default() };
-//! train(&vm, &cfg, &|f, t| loss.loss(f, t), |_| Ok((mlp.forward(&x)?, y.clone())), |_| Ok(0.0), None)?;
+//! let mut loss = ClassificationLoss::penex(0.1)?;
+//! let mut trainer = Trainer::new(&vm, TrainerConfig { lr: 0.05, total_steps: 300, ..Default::default() })?;
+//! for _ in 0..300 {
+//!     // One step; then the running ρ moves from this batch (evaluation never moves it).
+//!     loss.train_step(&mut trainer, |_| Ok((mlp.forward(&x)?, y.clone())))?;
+//! }
 //! let probs = loss.probabilities(&mlp.forward(&xt)?)?; // softmax((1 + α) f)
 //! let acc = metrics::accuracy(&probs, &split.test.y)?;
 //! assert!(acc > 0.9, "{acc}");
-//! assert!(loss.rho().unwrap() > 0.0);
+//! assert!(loss.rho().unwrap() != 1.0);
 //! # Ok::<(), penex::PenexError>(())
 //! ```
 //!
+//! Without the default `candle` feature the crate is the plain-slice loss [`PenexLoss`]
+//! (`f32`/`f64`, reduction, class weights, ignore index; see [`dropin`]), with no candle in
+//! the dependency tree.
+//!
 //! # Choices the paper leaves open
-//! The running `ρ` is updated after each loss evaluation from that batch's two term means
-//! (EMA weight 0.1, clamps `[1e-6, 100]`, start 1), as in the authors' code; the loss of a step
-//! uses the `ρ` from before that step's update.
+//! The running `ρ` is updated once per training step from that batch's two term means (EMA
+//! weight 0.1, clamps `[1e-6, 100]`, start 1), as in the authors' code; the loss of a step uses
+//! the `ρ` from before that step's update. Unlike the authors' code (which updates inside every
+//! forward call, evaluation included), the update is an explicit step.
 
+#[cfg(feature = "candle")]
 pub mod autograd;
+pub mod dropin;
 mod error;
 pub mod loss;
 pub mod metrics;
@@ -53,9 +66,11 @@ pub mod metrics;
 #[cfg(feature = "experiments")]
 pub mod experiments;
 
-pub use autograd::{ClassificationLoss, LossKind, Rho, MAX_LOGIT};
+#[cfg(feature = "candle")]
+pub use autograd::{ClassificationLoss, Kernels, LossForward, LossKind, Rho, MAX_LOGIT};
+pub use dropin::{BatchStats, Element, Label, LossValue, PenexLoss, Reduction, RhoMode};
 pub use error::{PenexError, Result};
-pub use loss::{inference_probabilities, Logits, Penex, RunningRho, MAX_ALPHA, MAX_RHO};
+pub use loss::{inference_probabilities, Logits, Penex, RunningRho, MAX_ALPHA, MAX_RHO, MIN_ALPHA};
 
 /// The README's example, compiled and run as a doc test.
 #[cfg(doctest)]

@@ -85,6 +85,9 @@ pub struct Penex {
 /// The largest sensitivity `α` PENEX accepts: `1e3` (the paper uses 0.01–1; beyond, `e^{−α f}`
 /// overflows `f32` for any logit below −0.09).
 pub const MAX_ALPHA: f64 = 1e3;
+/// The smallest sensitivity the drop-in loss and the candle losses accept: `1e-30` (below
+/// `f32`'s smallest normal number, `α` would round to 0 and the loss to a constant).
+pub const MIN_ALPHA: f64 = 1e-30;
 /// The largest penalty weight `ρ` PENEX accepts: `1e10` (the authors' running estimate is
 /// clamped to `[1e-6, 100]`; beyond, `ρ · Σ e^f` overflows `f32` for ordinary logits).
 pub const MAX_RHO: f64 = 1e10;
@@ -273,5 +276,31 @@ impl RunningRho {
     /// `(lo, hi)`.
     pub fn clamps(&self) -> (f64, f64) {
         (self.lo, self.hi)
+    }
+
+    /// `[ρ, momentum, lo, hi]`, to save with a checkpoint.
+    pub fn to_state(&self) -> [f64; 4] {
+        [self.value, self.momentum, self.lo, self.hi]
+    }
+
+    /// Restores [`Self::to_state`] exactly (the value is not re-clamped), checking the same
+    /// constraints as [`Self::new`] and that the value lies within the clamps.
+    pub fn from_state(state: &[f64]) -> Result<Self> {
+        let &[value, momentum, lo, hi] = state else {
+            return Err(PenexError::Shape {
+                what: "running ρ state [ρ, momentum, lo, hi]",
+                expected: 4,
+                got: state.len(),
+            });
+        };
+        let r = Self::new(value, momentum, lo, hi)?;
+        if r.value != value {
+            return Err(PenexError::Parameter {
+                name: "rho",
+                value,
+                reason: "a saved running ρ must lie within its clamps",
+            });
+        }
+        Ok(r)
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::{PenexError, Result};
 
+#[cfg(feature = "candle")]
 pub use core_ml::metrics::{accuracy, brier, ece, nll};
 
 fn check(rows: usize, labels: &[usize]) -> Result<()> {

@@ -174,27 +174,45 @@ fn analytic_gradient_optimum_and_fisher_consistency() {
 }
 
 #[test]
-fn running_rho_is_updated_by_the_loss_without_gradient() {
+fn running_rho_moves_only_by_update_rho() {
     let (f, y) = batch(16, 3, 4);
     let logits = Tensor::from_slice(&f, (16, 3), &Device::Cpu)
         .unwrap()
         .to_dtype(DType::F32)
         .unwrap();
     let targets = targets(&y);
-    let loss = ClassificationLoss::penex(0.1).unwrap();
-    assert_eq!(loss.rho(), Some(1.0));
-    let l = loss
-        .loss(&logits, &targets)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    // The first call used ρ = 1 …
-    let (a, b) = Logits::new(&f, 3, &y).unwrap().terms(0.1);
-    assert!((f64::from(l) - (a + b)).abs() < 1e-4 * (a + b));
-    // … then moved ρ by the EMA of the balance.
-    let want = 0.9 + 0.1 * 0.1 * a / b;
-    assert!((loss.rho().unwrap() - want).abs() < 1e-5 * want);
-    assert_eq!(loss.inference_scale(), 1.1);
+    for kernels in [penex::Kernels::Fused, penex::Kernels::Composite] {
+        let mut loss = ClassificationLoss::penex(0.1)
+            .unwrap()
+            .with_kernels(kernels);
+        assert_eq!(loss.rho(), Some(1.0));
+        // Evaluation passes, any number of them, leave ρ where it was.
+        let mut fw = None;
+        for _ in 0..3 {
+            let out = loss.forward(&logits, &targets).unwrap();
+            let l = out.loss.to_scalar::<f32>().unwrap();
+            let (a, b) = Logits::new(&f, 3, &y).unwrap().terms(0.1);
+            assert!(
+                (f64::from(l) - (a + b)).abs() < 1e-4 * (a + b),
+                "{kernels:?}"
+            );
+            assert_eq!(loss.rho(), Some(1.0));
+            fw = Some(out);
+        }
+        // The explicit update moves ρ by the EMA of the balance.
+        let (a, b) = Logits::new(&f, 3, &y).unwrap().terms(0.1);
+        let want = 0.9 + 0.1 * 0.1 * a / b;
+        let got = loss
+            .update_rho(fw.unwrap().terms.as_ref().unwrap())
+            .unwrap()
+            .unwrap();
+        assert!(
+            (got - want).abs() < 1e-5 * want,
+            "{kernels:?}: {got} vs {want}"
+        );
+        assert_eq!(loss.rho(), Some(got));
+        assert_eq!(loss.inference_scale(), 1.1);
+    }
 }
 
 #[test]

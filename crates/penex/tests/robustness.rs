@@ -217,6 +217,118 @@ fn every_entry_point_survives_generated_bad_input() {
     );
 
     suite.run(
+        "PenexLoss::new / with_* / forward / forward_backward / update_rho (f64 and f32, against the definition)",
+        |g| {
+            let wild = g.f();
+            let mut loss = res!(PenexLoss::new(g.pick(&[0.1, 1.0, wild])));
+            if g.coin(0.3) {
+                let wild = g.f();
+                loss = res!(loss.with_fixed_rho(g.pick(&[0.5, wild])));
+            }
+            let reduction = g.pick(&[Reduction::Mean, Reduction::Sum, Reduction::None]);
+            loss = loss.with_reduction(reduction);
+            let (n, k) = (g.pick(&[0usize, 1, 3, 70]), g.pick(&[0usize, 1, 2, 5]));
+            let weights: Option<Vec<f64>> = if g.coin(0.3) {
+                let l = g.len_near(k);
+                Some(
+                    (0..l)
+                        .map(|_| if g.coin(0.8) { g.uniform() } else { g.f() })
+                        .collect(),
+                )
+            } else {
+                None
+            };
+            if let Some(w) = &weights {
+                loss = res!(loss.with_class_weights(w.clone()));
+            }
+            let wild = g.f();
+            let tail = g.coin(0.2).then(|| g.pick(&[2.0, wild]));
+            if let Some(t) = tail {
+                loss = res!(loss.with_linear_tail(t));
+            }
+            let ignore = if g.coin(0.5) { Some(-100i64) } else { None };
+            loss = loss.with_ignore_index(ignore);
+            let rows = g.len_near(n);
+            let f = logits(g, rows, k);
+            let y: Vec<i64> = (0..n)
+                .map(|_| match g.below(20) {
+                    0 => -100,
+                    1 => g.pick(&[-1, k as i64, i64::MAX, i64::MIN]),
+                    2 => -100,
+                    _ => g.below(k.max(1)) as i64,
+                })
+                .collect();
+            let rho = loss.rho();
+            let f32_path = g.coin(0.5);
+            let (v, grad) = if f32_path {
+                let f32s: Vec<f32> = f.iter().map(|&v| v as f32).collect();
+                let mut gr = vec![0.0f32; f32s.len()];
+                let v = res!(loss.forward_backward(&f32s, k, &y, &mut gr));
+                (v, gr.into_iter().map(f64::from).collect::<Vec<_>>())
+            } else {
+                let mut gr = vec![0.0f64; f.len()];
+                (res!(loss.forward_backward(&f, k, &y, &mut gr)), gr)
+            };
+            // Independent: the definition, row by row, in f64.
+            let alpha = loss.alpha();
+            let (mut sum, mut total) = (0.0, 0.0);
+            let mut rows_l = Vec::new();
+            let mut right = loss.rho() == rho;
+            for (i, &t) in y.iter().enumerate() {
+                if Some(t) == ignore {
+                    continue;
+                }
+                right &= (0..k as i64).contains(&t);
+                let r = &f[i * k..(i + 1) * k];
+                let c = t as usize;
+                let w = weights.as_ref().map_or(1.0, |w| w[c]);
+                let mut e = (-alpha * r[c]).exp();
+                if let Some(tau) = tail {
+                    if e > tau {
+                        e = tau - alpha * tau * (r[c] + tau.ln() / alpha);
+                    }
+                }
+                let l = e + rho * r.iter().map(|v| v.exp()).sum::<f64>();
+                rows_l.push((w, l));
+                sum += w * l;
+                total += w;
+            }
+            // The mean as Σ (w_i / Σ w) ℓ_i: exact ratios even for subnormal weights.
+            let want = if reduction == Reduction::Mean {
+                rows_l.iter().map(|(w, l)| (w / total) * l).sum()
+            } else {
+                sum
+            };
+            // Documented: beyond these, values may leave the type's range as the true value does
+            // (exponentials, weights of 1e300, a tail's line far out).
+            let moderate = f.iter().all(|v| v.abs() <= 5.0)
+                && alpha <= 10.0
+                && rho <= 1e3
+                && tail.is_none_or(|t| t <= 1e6)
+                && weights.as_ref().is_none_or(|w| w.iter().all(|&x| x <= 1e6));
+            if moderate {
+                let tol = if f32_path { 1e-5 } else { 1e-12 };
+                right &= (v.value - want).abs() <= tol * want.abs().max(1e-300) + 1e-300;
+            }
+            let before = loss.rho_state();
+            let after = loss.update_rho(&v.stats);
+            if let RhoMode::Running(r) = loss.rho_mode() {
+                let (lo, hi) = r.clamps();
+                right &= (lo..=hi).contains(&after);
+            } else {
+                right &= before.is_empty() && after == rho;
+            }
+            if !moderate {
+                return checked(true, vec![], right);
+            }
+            let mut out = vec![v.value, v.stats.exp_term, v.stats.penalty, after];
+            out.extend(grad);
+
+            checked(true, out, right)
+        },
+    );
+
+    suite.run(
         "metrics::logit_margins / probability_margins (against a scan)",
         |g| {
             let n = g.pick(&[0usize, 1, 3]);

@@ -4,7 +4,8 @@ use candle_core::{DType, Device, Module};
 use core_ml::candle_nn::{Activation, VarBuilder, VarMap};
 use core_ml::data::{Dataset, DatasetTensors, Standardiser};
 use core_ml::models::{init_seeded, Mlp};
-use core_ml::train::{train, OptimizerKind, Schedule, TrainConfig};
+use core_ml::train::{OptimizerKind, Schedule};
+use core_ml::trainer::{DecayRule, Trainer, TrainerConfig};
 use repro::{
     BoxError, Claim, Estimate, Outcome, Plot, PlotKind, RunContext, Series, Table, Threshold, Why,
 };
@@ -107,31 +108,31 @@ fn run(kind: LossKind, noise: f64, seeds: Seeds, epochs: usize) -> Result<Run, B
         Activation::Relu,
     )?;
     init_seeded(&vm, seed)?;
-    let loss = ClassificationLoss::new(kind)?;
+    let mut loss = ClassificationLoss::new(kind)?;
     let per_epoch = tr.len().div_ceil(BATCH);
-    let cfg = TrainConfig {
-        steps: epochs * per_epoch,
-        lr: 1e-3,
-        optimizer: OptimizerKind::AdamW { weight_decay: 0.0 },
-        schedule: Schedule::Constant,
-        grad_clip: Some(5.0),
-        eval_every: 0,
-    };
-    let mut batches = Vec::new();
-    train(
+    let steps = epochs * per_epoch;
+    let mut trainer = Trainer::new(
         &vm,
-        &cfg,
-        &|f, t| loss.loss(f, t),
-        |step| {
+        TrainerConfig {
+            lr: 1e-3,
+            optimizer: OptimizerKind::AdamW { weight_decay: 0.0 },
+            schedule: Schedule::Constant,
+            total_steps: steps,
+            grad_clip: Some(5.0),
+            decay: DecayRule::Uniform,
+        },
+    )?;
+    let mut batches = Vec::new();
+    for _ in 0..steps {
+        // One step, then the running ρ (if any) moves from that step's batch.
+        loss.train_step(&mut trainer, |step| {
             if step % per_epoch == 0 {
                 batches = tr.batches(BATCH, seed, (step / per_epoch) as u64)?;
             }
             let (x, y) = tr.batch_tensors(&batches[step % per_epoch], DType::F32, &dev)?;
             Ok((mlp.forward(&x)?, y))
-        },
-        |_| Ok(0.0),
-        None,
-    )?;
+        })?;
+    }
     let (xt, _) = te.tensors(DType::F32, &dev)?;
     let test_probs = loss.probabilities(&mlp.forward(&xt)?)?;
     let (xtr, _) = tr.tensors(DType::F32, &dev)?;
