@@ -86,7 +86,8 @@ fn slice_f32(c: &mut Criterion) {
     g.finish();
 }
 
-/// A parallel sum over `N · K` f32 (the logits' 16 MB): bytes per second.
+/// A parallel sum over `N · K` f32 (the logits' 16 MB) in 16 lanes per thread
+/// ([`papercraft_benches::lane_sum`]): bytes per second.
 fn memory_read(c: &mut Criterion) {
     let buf: Vec<f32> = (0..N * K).map(|i| (i % 7) as f32).collect();
     let mut g = c.benchmark_group("penex/memory-read");
@@ -96,7 +97,7 @@ fn memory_read(c: &mut Criterion) {
         b.iter(|| {
             black_box(
                 buf.par_chunks(1 << 16)
-                    .map(|c| c.iter().sum::<f32>())
+                    .map(papercraft_benches::lane_sum)
                     .sum::<f32>(),
             )
         })

@@ -5,7 +5,7 @@
 //! A loss is a pure function of its inputs: [`ClassificationLoss::loss`] never changes the
 //! running `ρ` of PENEX, so evaluation passes and Hessian-vector products see one fixed
 //! function. Training moves `ρ` explicitly: [`ClassificationLoss::train_step`] runs one
-//! [`Trainer`] step and then [`ClassificationLoss::update_rho`] with that step's batch
+//! [`Trainer`] step and then [`ClassificationLoss::update_state`] with that step's batch
 //! statistics ([`ClassificationLoss::forward`] returns them), and
 //! [`ClassificationLoss::save_checkpoint`] stores `ρ` beside the parameters and the optimiser.
 //!
@@ -68,25 +68,67 @@ pub enum LossKind {
         /// The penalty weight.
         rho: Rho,
     },
+    /// The exponential loss `mean e^{−α f_y}` with one of the authors' other constraint
+    /// handlers in place of PENEX's penalty (the paper's ablation).
+    Exponential {
+        /// Sensitivity `α > 0`.
+        alpha: f64,
+        /// How the logits are kept from diverging.
+        constraint: Constraint,
+    },
+}
+
+/// The authors' constraint handlers beside PENEX's `ρ Σ_j e^{f_j}` penalty, for
+/// [`LossKind::Exponential`]. With `h = mean_i (Σ_j f_ij)²` (the squared violation of the
+/// sum-to-zero constraint of CONEX/SAMME, as the authors' code writes it):
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Constraint {
+    /// Nothing: the loss has no minimiser (the label logit grows without bound).
+    Unconstrained,
+    /// The hard constraint: the loss of the centred logits `f − mean_j f_j`.
+    SumToZero,
+    /// `+ ρ · mean logsumexp(f)` (the authors' default `ρ = 1`).
+    LogSumExp {
+        /// Weight `ρ > 0`.
+        rho: f64,
+    },
+    /// `+ (ρ/2) h²` (the authors square twice; default `ρ = 100`).
+    Squared {
+        /// Weight `ρ > 0`.
+        rho: f64,
+    },
+    /// `+ λ h + (ρ/2) h²` with the multiplier moved after each training step,
+    /// `λ ← λ + (ρ/ν) h` (defaults `ρ = ν = 1000`, `λ` from 0).
+    AugmentedLagrangian {
+        /// Penalty `ρ > 0`.
+        rho: f64,
+        /// Step divisor `ν > 0`.
+        nu: f64,
+    },
 }
 
 /// A validated loss, ready for the training loop. Holds PENEX's running `ρ`, which only
-/// [`update_rho`](Self::update_rho) (or [`train_step`](Self::train_step)) moves. `Send + Sync`.
+/// [`update_state`](Self::update_state) (or [`train_step`](Self::train_step)) moves (and the
+/// augmented Lagrangian's multiplier likewise). `Send + Sync`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClassificationLoss {
     kind: LossKind,
     rho: Option<RunningRho>,
+    /// The augmented Lagrangian's multiplier.
+    lambda: f64,
+    /// PENEX's linear tail `τ`.
+    tail: Option<f64>,
     kernels: Kernels,
 }
 
-/// A forward pass: the loss, and for PENEX with a running `ρ` the batch's two term means
-/// `[mean e^{−α f_y}, mean Σ_j e^{f_j}]` (a detached tensor of two entries) for
-/// [`ClassificationLoss::update_rho`].
+/// A forward pass: the loss, and the batch statistics a stateful loss moves its state by
+/// ([`ClassificationLoss::update_state`]): for PENEX with a running `ρ` the two term means
+/// `[mean e^{−α f_y}, mean Σ_j e^{f_j}]`, for the augmented Lagrangian `[h]` (detached).
 #[derive(Debug, Clone)]
 pub struct LossForward {
     /// The scalar loss.
     pub loss: Tensor,
-    /// The running `ρ`'s batch statistics (`None` for other losses and a fixed `ρ`).
+    /// The statistics (`None` for a loss without state).
     pub terms: Option<Tensor>,
 }
 
@@ -145,12 +187,68 @@ impl ClassificationLoss {
                     Rho::Running(r) => running = Some(r),
                 }
             }
+            LossKind::Exponential { alpha, constraint } => {
+                param(
+                    "alpha",
+                    alpha,
+                    (MIN_ALPHA..=MAX_ALPHA).contains(&alpha),
+                    "must lie in [MIN_ALPHA = 1e-30, MAX_ALPHA = 1e3]",
+                )?;
+                let weight = |name, v: f64| {
+                    param(
+                        name,
+                        v,
+                        v > 0.0 && v <= MAX_RHO,
+                        "must lie in (0, MAX_RHO = 1e10]",
+                    )
+                };
+                match constraint {
+                    Constraint::Unconstrained | Constraint::SumToZero => {}
+                    Constraint::LogSumExp { rho } | Constraint::Squared { rho } => {
+                        weight("rho", rho)?
+                    }
+                    Constraint::AugmentedLagrangian { rho, nu } => {
+                        weight("rho", rho)?;
+                        weight("nu", nu)?;
+                    }
+                }
+            }
         }
         Ok(Self {
             kind,
             rho: running,
+            lambda: 0.0,
+            tail: None,
             kernels: Kernels::Fused,
         })
+    }
+
+    /// PENEX with the authors' linear ("Huberised") tail: where `e^{−α f_y}` would exceed
+    /// `τ > 0` it continues along its tangent (see [`PenexLoss::with_linear_tail`]). Errors
+    /// for other losses or an invalid `τ`.
+    pub fn with_linear_tail(mut self, tau: f64) -> Result<Self> {
+        if !matches!(self.kind, LossKind::Penex { .. }) {
+            return Err(PenexError::Parameter {
+                name: "tail",
+                value: tau,
+                reason: "only PENEX has a linear tail",
+            });
+        }
+        param("tail", tau, tau > 0.0, "must be finite and positive")?;
+        self.tail = Some(tau);
+        Ok(self)
+    }
+
+    /// The augmented Lagrangian's current multiplier `λ` (`None` for other losses).
+    pub fn multiplier(&self) -> Option<f64> {
+        matches!(
+            self.kind,
+            LossKind::Exponential {
+                constraint: Constraint::AugmentedLagrangian { .. },
+                ..
+            }
+        )
+        .then_some(self.lambda)
     }
 
     /// The same loss computed by other kernels ([`Kernels::Composite`] for second
@@ -186,7 +284,19 @@ impl ClassificationLoss {
             LossKind::ConfidencePenalty { beta } => format!("confidence penalty ({beta})"),
             LossKind::Focal { gamma } => format!("focal ({gamma})"),
             LossKind::Samme => "SAMME exponential".into(),
-            LossKind::Penex { alpha, .. } => format!("PENEX (α = {alpha})"),
+            LossKind::Penex { alpha, .. } => match self.tail {
+                Some(t) => format!("PENEX (α = {alpha}, tail τ = {t})"),
+                None => format!("PENEX (α = {alpha})"),
+            },
+            LossKind::Exponential { alpha, constraint } => match constraint {
+                Constraint::Unconstrained => format!("exp, no constraint (α = {alpha})"),
+                Constraint::SumToZero => format!("exp, hard sum-to-zero (α = {alpha})"),
+                Constraint::LogSumExp { rho } => format!("exp + {rho}·LSE (α = {alpha})"),
+                Constraint::Squared { rho } => format!("exp + squared penalty {rho} (α = {alpha})"),
+                Constraint::AugmentedLagrangian { rho, nu } => {
+                    format!("exp, augmented Lagrangian ρ = {rho}, ν = {nu} (α = {alpha})")
+                }
+            },
         }
     }
 
@@ -201,11 +311,20 @@ impl ClassificationLoss {
         }
     }
 
-    /// The factor applied to logits before the softmax at inference: `1 + α` for PENEX, 1
-    /// otherwise.
+    /// The factor applied to logits before the softmax at inference: `1 + α` for PENEX and the
+    /// log-sum-exp penalty, `α` for the other exponential losses, 1 otherwise.
     pub fn inference_scale(&self) -> f64 {
         match self.kind {
             LossKind::Penex { alpha, .. } => 1.0 + alpha,
+            // The log-sum-exp penalty has PENEX's stationarity: p ∝ e^{(1 + α) f}.
+            LossKind::Exponential {
+                alpha,
+                constraint: Constraint::LogSumExp { .. },
+            } => 1.0 + alpha,
+            // A penalty on Σ_j f_j moves every logit's gradient by the same amount, so at the
+            // optimum p_j e^{−α f_j} is constant: p ∝ e^{α f} (also without a constraint,
+            // where no optimum exists: documented choice).
+            LossKind::Exponential { alpha, .. } => alpha,
             _ => 1.0,
         }
     }
@@ -224,7 +343,7 @@ impl ClassificationLoss {
     }
 
     /// The loss and, for PENEX with a running `ρ`, the batch statistics that
-    /// [`Self::update_rho`] takes. Pure: `ρ` is read, never written.
+    /// [`Self::update_state`] takes. Pure: `ρ` is read, never written.
     pub fn forward(&self, logits: &Tensor, targets: &Tensor) -> candle_core::Result<LossForward> {
         let (n, k) = logits.dims2()?;
         if targets.dims() != [n] {
@@ -244,6 +363,10 @@ impl ClassificationLoss {
                 loss: PenexLoss::new(alpha)
                     .and_then(|l| l.with_fixed_rho(self.current_rho()))
                     .and_then(|l| l.with_max_logit(MAX_LOGIT))
+                    .and_then(|l| match self.tail {
+                        Some(t) => l.with_linear_tail(t),
+                        None => Ok(l),
+                    })
                     .map_err(candle_core::Error::wrap)?
                     .with_ignore_index(None),
             };
@@ -294,8 +417,42 @@ impl ClassificationLoss {
                     .exp()?
                     .mean_all()?
             }
+            LossKind::Exponential { alpha, constraint } => {
+                let exp_of = |f: &Tensor| (pick(f)? * -alpha)?.exp()?.mean_all();
+                // h = mean_i (Σ_j f_ij)².
+                let violation = || logits.sum(D::Minus1)?.sqr()?.mean_all();
+                match constraint {
+                    Constraint::Unconstrained => exp_of(logits)?,
+                    Constraint::SumToZero => {
+                        exp_of(&logits.broadcast_sub(&logits.mean_keepdim(D::Minus1)?)?)?
+                    }
+                    Constraint::LogSumExp { rho } => {
+                        let lse = logits.log_sum_exp(D::Minus1)?.mean_all()?;
+                        (exp_of(logits)? + (lse * rho)?)?
+                    }
+                    Constraint::Squared { rho } => {
+                        (exp_of(logits)? + (violation()?.sqr()? * (rho / 2.0))?)?
+                    }
+                    Constraint::AugmentedLagrangian { rho, .. } => {
+                        let h = violation()?;
+                        let loss =
+                            ((exp_of(logits)? + (&h * self.lambda)?)? + (h.sqr()? * (rho / 2.0))?)?;
+                        let terms = Some(h.reshape(1)?.detach());
+                        return Ok(LossForward { loss, terms });
+                    }
+                }
+            }
             LossKind::Penex { alpha, .. } => {
-                let exp_term = (pick(logits)? * -alpha)?.exp()?.mean_all()?;
+                let z = (pick(logits)? * -alpha)?;
+                let exp_term = match self.tail {
+                    // The tangent τ(1 + z − ln τ) of e^z beyond z = ln τ.
+                    Some(tau) => {
+                        let line = ((&z - tau.ln())?.affine(tau, tau))?;
+                        z.gt(tau.ln())?.where_cond(&line, &z.exp()?)?
+                    }
+                    None => z.exp()?,
+                }
+                .mean_all()?;
                 let penalty = logits.exp()?.sum(D::Minus1)?.mean_all()?;
                 let loss = (&exp_term + (&penalty * self.current_rho())?)?;
                 let terms = match self.rho {
@@ -353,28 +510,49 @@ impl ClassificationLoss {
         Ok(())
     }
 
-    /// Moves the running `ρ` of PENEX by one EMA step from a forward pass's
-    /// [`LossForward::terms`] (one host read of two numbers); returns the new `ρ` (`None` for
-    /// other losses; a fixed `ρ` is returned unchanged).
-    pub fn update_rho(&mut self, terms: &Tensor) -> Result<Option<f64>> {
-        if let (LossKind::Penex { alpha, .. }, Some(r)) = (self.kind, self.rho.as_mut()) {
-            let t = terms.to_dtype(DType::F64)?.to_vec1::<f64>()?;
-            let &[a, b] = t.as_slice() else {
-                return Err(PenexError::Shape {
-                    what: "ρ statistics [exp term, penalty]",
-                    expected: 2,
-                    got: t.len(),
-                });
-            };
-            r.update(alpha, a, b);
+    /// Moves the loss's state by one training step's [`LossForward::terms`] (one host read of
+    /// at most two numbers): PENEX's running `ρ` by one EMA step, the augmented Lagrangian's
+    /// multiplier by `λ ← λ + (ρ/ν) h`; a no-op for other losses.
+    pub fn update_state(&mut self, terms: &Tensor) -> Result<()> {
+        let t = terms.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+        match (self.kind, self.rho.as_mut()) {
+            (LossKind::Penex { alpha, .. }, Some(r)) => {
+                let &[a, b] = t.as_slice() else {
+                    return Err(PenexError::Shape {
+                        what: "ρ statistics [exp term, penalty]",
+                        expected: 2,
+                        got: t.len(),
+                    });
+                };
+                r.update(alpha, a, b);
+            }
+            (
+                LossKind::Exponential {
+                    constraint: Constraint::AugmentedLagrangian { rho, nu },
+                    ..
+                },
+                _,
+            ) => {
+                let &[h] = t.as_slice() else {
+                    return Err(PenexError::Shape {
+                        what: "augmented Lagrangian statistics [h]",
+                        expected: 1,
+                        got: t.len(),
+                    });
+                };
+                if h.is_finite() {
+                    self.lambda += rho / nu * h;
+                }
+            }
+            _ => {}
         }
-        Ok(self.rho())
+        Ok(())
     }
 
     /// One training step: `batch(step)` gives `(logits, targets)`, the trainer back-propagates
-    /// this loss and steps, and then the running `ρ` (if any) moves by one EMA step from that
-    /// batch's statistics — so the step's loss uses the `ρ` from before its update, as in the
-    /// authors' code.
+    /// this loss and steps, and then the loss's state (PENEX's running `ρ`, the augmented
+    /// Lagrangian's `λ`) moves by [`Self::update_state`] from that batch's statistics — so the
+    /// step's loss uses the state from before its update, as in the authors' code.
     pub fn train_step(
         &mut self,
         trainer: &mut Trainer,
@@ -389,31 +567,40 @@ impl ClassificationLoss {
             Ok(Forward::new(f.loss))
         })?;
         if let Some(t) = terms {
-            self.update_rho(&t)?;
+            self.update_state(&t)?;
         }
         Ok(rec)
     }
 
-    /// The loss's state as numbers: the running `ρ`'s `[ρ, momentum, lo, hi]`, empty otherwise.
+    /// The loss's state as numbers: the running `ρ`'s `[ρ, momentum, lo, hi]`, the augmented
+    /// Lagrangian's `[λ]`, empty otherwise.
     pub fn state(&self) -> Vec<f64> {
-        self.rho.map(|r| r.to_state().to_vec()).unwrap_or_default()
+        match (self.rho, self.multiplier()) {
+            (Some(r), _) => r.to_state().to_vec(),
+            (None, Some(l)) => vec![l],
+            (None, None) => Vec::new(),
+        }
     }
 
-    /// Restores [`Self::state`]: exactly, checked as [`RunningRho::from_state`] (a non-empty
-    /// state for a loss without a running `ρ` is an error).
+    /// Restores [`Self::state`] exactly (a running `ρ` checked as [`RunningRho::from_state`];
+    /// a state of the wrong length is an error).
     pub fn restore_state(&mut self, state: &[f64]) -> Result<()> {
-        match (&mut self.rho, state.is_empty()) {
-            (None, true) => Ok(()),
-            (None, false) => Err(PenexError::Shape {
-                what: "state of a loss without a running ρ",
-                expected: 0,
-                got: state.len(),
-            }),
-            (Some(r), _) => {
-                *r = RunningRho::from_state(state)?;
-                Ok(())
-            }
+        let wrong = |expected| PenexError::Shape {
+            what: "loss state",
+            expected,
+            got: state.len(),
+        };
+        let has_multiplier = self.multiplier().is_some();
+        match (&mut self.rho, has_multiplier) {
+            (Some(r), _) => *r = RunningRho::from_state(state)?,
+            (None, true) => match state {
+                &[l] if l.is_finite() => self.lambda = l,
+                _ => return Err(wrong(1)),
+            },
+            (None, false) if state.is_empty() => {}
+            (None, false) => return Err(wrong(0)),
         }
+        Ok(())
     }
 
     /// Saves the trainer's checkpoint (parameters, optimiser state, counts) with this loss's

@@ -55,6 +55,13 @@
 //! weight 0.1, clamps `[1e-6, 100]`, start 1), as in the authors' code; the loss of a step uses
 //! the `ρ` from before that step's update. Unlike the authors' code (which updates inside every
 //! forward call, evaluation included), the update is an explicit step.
+//!
+//! The ablation ([`Constraint`]) uses the constants of the authors' code (log-sum-exp `ρ = 1`,
+//! squared `ρ = 100`, augmented Lagrangian `ρ = ν = 1000` with `λ` from 0, `h = mean_i (Σ_j
+//! f_ij)²`); inference for the handlers that penalise `Σ_j f_j` uses `softmax(α f)` (their
+//! stationarity makes `p ∝ e^{α f}`), for log-sum-exp `softmax((1 + α) f)` as PENEX; the
+//! digits experiment's linear tail is `τ = 1` (the authors' configs give none). With class
+//! weights, the running `ρ` balances the weighted term means ([`dropin`]).
 
 #[cfg(feature = "candle")]
 pub mod autograd;
@@ -67,7 +74,9 @@ pub mod metrics;
 pub mod experiments;
 
 #[cfg(feature = "candle")]
-pub use autograd::{ClassificationLoss, Kernels, LossForward, LossKind, Rho, MAX_LOGIT};
+pub use autograd::{
+    ClassificationLoss, Constraint, Kernels, LossForward, LossKind, Rho, MAX_LOGIT,
+};
 pub use dropin::{BatchStats, Element, Label, LossValue, PenexLoss, Reduction, RhoMode};
 pub use error::{PenexError, Result};
 pub use loss::{inference_probabilities, Logits, Penex, RunningRho, MAX_ALPHA, MAX_RHO, MIN_ALPHA};

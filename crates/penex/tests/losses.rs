@@ -51,7 +51,7 @@ fn reference(kind: LossKind, f: &[f64], y: &[usize], k: usize) -> f64 {
                 alpha,
                 rho: Rho::Fixed(rho),
             } => (-alpha * r[yi]).exp() + rho * r.iter().map(|v| v.exp()).sum::<f64>(),
-            LossKind::Penex { .. } => unreachable!(),
+            LossKind::Penex { .. } | LossKind::Exponential { .. } => unreachable!(),
         }
     };
     rows.iter()
@@ -174,7 +174,7 @@ fn analytic_gradient_optimum_and_fisher_consistency() {
 }
 
 #[test]
-fn running_rho_moves_only_by_update_rho() {
+fn running_rho_moves_only_by_update_state() {
     let (f, y) = batch(16, 3, 4);
     let logits = Tensor::from_slice(&f, (16, 3), &Device::Cpu)
         .unwrap()
@@ -202,10 +202,9 @@ fn running_rho_moves_only_by_update_rho() {
         // The explicit update moves ρ by the EMA of the balance.
         let (a, b) = Logits::new(&f, 3, &y).unwrap().terms(0.1);
         let want = 0.9 + 0.1 * 0.1 * a / b;
-        let got = loss
-            .update_rho(fw.unwrap().terms.as_ref().unwrap())
-            .unwrap()
+        loss.update_state(fw.unwrap().terms.as_ref().unwrap())
             .unwrap();
+        let got = loss.rho().unwrap();
         assert!(
             (got - want).abs() < 1e-5 * want,
             "{kernels:?}: {got} vs {want}"
@@ -388,4 +387,191 @@ fn focal_gradients_are_finite_when_p_y_is_one() {
             }
         }
     }
+}
+
+/// The exponential loss with each constraint handler, from its definition (batch-level for the
+/// penalties on h = mean_i (Σ_j f_ij)²).
+fn constrained_reference(
+    alpha: f64,
+    c: penex::Constraint,
+    lambda: f64,
+    f: &[f64],
+    y: &[usize],
+    k: usize,
+) -> f64 {
+    use penex::Constraint;
+    let n = y.len() as f64;
+    let rows: Vec<&[f64]> = f.chunks(k).collect();
+    let exp_mean = |shift: &dyn Fn(&[f64]) -> f64| {
+        rows.iter()
+            .zip(y)
+            .map(|(r, &yi)| (-alpha * (r[yi] - shift(r))).exp())
+            .sum::<f64>()
+            / n
+    };
+    let h = rows
+        .iter()
+        .map(|r| r.iter().sum::<f64>().powi(2))
+        .sum::<f64>()
+        / n;
+    let plain = exp_mean(&|_| 0.0);
+    match c {
+        Constraint::Unconstrained => plain,
+        Constraint::SumToZero => exp_mean(&|r| r.iter().sum::<f64>() / k as f64),
+        Constraint::LogSumExp { rho } => {
+            let lse = rows
+                .iter()
+                .map(|r| r.iter().map(|v| v.exp()).sum::<f64>().ln())
+                .sum::<f64>()
+                / n;
+            plain + rho * lse
+        }
+        Constraint::Squared { rho } => plain + rho / 2.0 * h * h,
+        Constraint::AugmentedLagrangian { rho, .. } => plain + lambda * h + rho / 2.0 * h * h,
+    }
+}
+
+#[test]
+fn every_constraint_handler_matches_its_definition_and_finite_differences() {
+    use penex::Constraint;
+    let (k, n) = (4, 9);
+    let (mut f, y) = batch(n, k, 5);
+    f.iter_mut().for_each(|v| *v *= 0.3); // keep the squared penalties moderate
+    let t = targets(&y);
+    let handlers = [
+        Constraint::Unconstrained,
+        Constraint::SumToZero,
+        Constraint::LogSumExp { rho: 1.0 },
+        Constraint::Squared { rho: 0.01 },
+        Constraint::AugmentedLagrangian { rho: 0.01, nu: 2.0 },
+    ];
+    for c in handlers {
+        let kind = LossKind::Exponential {
+            alpha: 0.4,
+            constraint: c,
+        };
+        let mut loss = ClassificationLoss::new(kind).unwrap();
+        let var = Var::from_tensor(&Tensor::from_slice(&f, (n, k), &Device::Cpu).unwrap()).unwrap();
+        // Two rounds: the second with the multiplier moved by the first's h.
+        for round in 0..2 {
+            let lambda = loss.multiplier().unwrap_or(0.0);
+            let fw = loss.forward(var.as_tensor(), &t).unwrap();
+            let got = fw.loss.to_scalar::<f64>().unwrap();
+            let want = constrained_reference(0.4, c, lambda, &f, &y, k);
+            assert!(
+                (got - want).abs() < 1e-12 * (1.0 + want.abs()),
+                "{c:?} round {round}"
+            );
+            let g = fw.loss.backward().unwrap();
+            let g = g
+                .get(&var)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f64>()
+                .unwrap();
+            let h = 1e-6;
+            for i in 0..n * k {
+                let mut p = f.clone();
+                p[i] += h;
+                let up = constrained_reference(0.4, c, lambda, &p, &y, k);
+                p[i] -= 2.0 * h;
+                let down = constrained_reference(0.4, c, lambda, &p, &y, k);
+                let fd = (up - down) / (2.0 * h);
+                assert!(
+                    (fd - g[i]).abs() < 1e-7 * (1.0 + fd.abs()),
+                    "{c:?} logit {i}"
+                );
+            }
+            match (c, fw.terms) {
+                (Constraint::AugmentedLagrangian { rho, nu }, Some(terms)) => {
+                    let hv = terms.to_vec1::<f64>().unwrap()[0];
+                    let want_h = f
+                        .chunks(k)
+                        .map(|r| r.iter().sum::<f64>().powi(2))
+                        .sum::<f64>()
+                        / n as f64;
+                    assert!((hv - want_h).abs() < 1e-12 * want_h);
+                    loss.update_state(&terms).unwrap();
+                    assert_eq!(loss.multiplier(), Some(lambda + rho / nu * hv));
+                    // The multiplier is the loss's checkpointed state.
+                    let mut other = ClassificationLoss::new(kind).unwrap();
+                    other.restore_state(&loss.state()).unwrap();
+                    assert_eq!(other.multiplier(), loss.multiplier());
+                }
+                (_, terms) => assert!(terms.is_none(), "{c:?}"),
+            }
+        }
+        let scale = loss.inference_scale();
+        let want = if matches!(c, Constraint::LogSumExp { .. }) {
+            1.4
+        } else {
+            0.4
+        };
+        assert_eq!(scale, want, "{c:?}");
+    }
+    // Invalid constants.
+    for c in [
+        Constraint::LogSumExp { rho: 0.0 },
+        Constraint::Squared { rho: f64::NAN },
+        Constraint::AugmentedLagrangian { rho: 1.0, nu: -1.0 },
+    ] {
+        let kind = LossKind::Exponential {
+            alpha: 0.4,
+            constraint: c,
+        };
+        assert!(ClassificationLoss::new(kind).is_err(), "{c:?}");
+    }
+}
+
+#[test]
+fn the_linear_tail_agrees_between_kernels_and_with_the_plain_loss() {
+    let (k, n) = (5, 70);
+    let (f, y) = batch(n, k, 6);
+    let t = targets(&y);
+    // τ = 1.2: e^{−0.5 f_y} > 1.2 for f_y < −0.36, about 40% of the labels here.
+    let plain = penex::PenexLoss::new(0.5)
+        .unwrap()
+        .with_fixed_rho(0.3)
+        .unwrap()
+        .with_linear_tail(1.2)
+        .unwrap();
+    let yy: Vec<usize> = y.clone();
+    let mut want_g = vec![0.0; f.len()];
+    let want = plain
+        .forward_backward(&f, k, &yy, &mut want_g)
+        .unwrap()
+        .value;
+    for kernels in [penex::Kernels::Fused, penex::Kernels::Composite] {
+        let loss = ClassificationLoss::new(LossKind::Penex {
+            alpha: 0.5,
+            rho: Rho::Fixed(0.3),
+        })
+        .unwrap()
+        .with_linear_tail(1.2)
+        .unwrap()
+        .with_kernels(kernels);
+        let var = Var::from_tensor(&Tensor::from_slice(&f, (n, k), &Device::Cpu).unwrap()).unwrap();
+        let l = loss.loss(var.as_tensor(), &t).unwrap();
+        let got = l.to_scalar::<f64>().unwrap();
+        assert!(
+            (got - want).abs() < 1e-12 * want,
+            "{kernels:?}: {got} vs {want}"
+        );
+        let g = l.backward().unwrap();
+        let g = g
+            .get(&var)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        for (a, b) in g.iter().zip(&want_g) {
+            assert!((a - b).abs() < 1e-12, "{kernels:?}");
+        }
+    }
+    assert!(ClassificationLoss::new(LossKind::CrossEntropy)
+        .unwrap()
+        .with_linear_tail(1.0)
+        .is_err());
 }

@@ -131,7 +131,20 @@ fn every_entry_point_survives_generated_bad_input() {
     suite.run(
         "ClassificationLoss::new / loss / probabilities (f64 and f32, with gradients)",
         |g| {
-            let kind = match g.below(6) {
+            let kind = match g.below(7) {
+                6 => LossKind::Exponential {
+                    alpha: g.unit(),
+                    constraint: match g.below(5) {
+                        0 => Constraint::Unconstrained,
+                        1 => Constraint::SumToZero,
+                        2 => Constraint::LogSumExp { rho: g.unit() },
+                        3 => Constraint::Squared { rho: g.unit() },
+                        _ => Constraint::AugmentedLagrangian {
+                            rho: g.unit(),
+                            nu: g.unit(),
+                        },
+                    },
+                },
                 0 => LossKind::CrossEntropy,
                 1 => LossKind::LabelSmoothing { epsilon: g.unit() },
                 2 => LossKind::ConfidencePenalty { beta: g.unit() },
@@ -197,7 +210,14 @@ fn every_entry_point_survives_generated_bad_input() {
                 .all(|r| (r.iter().sum::<f64>() - 1.0).abs() <= 1e-5);
             // Documented: exponential losses overflow beyond ±709.8 (f64) or ±88.7 (f32).
             let limit = if dtype == DType::F64 { 709.0 } else { 88.0 };
-            let exp_loss = matches!(kind, LossKind::Penex { .. } | LossKind::Samme);
+            let exp_loss = matches!(
+                kind,
+                LossKind::Penex { .. } | LossKind::Samme | LossKind::Exponential { .. }
+            );
+            // Documented: the squared penalties grow as (Σ_j f_j)⁴ and overflow f32 near
+            // |Σ f| ≈ 4e9.
+            let quartic =
+                matches!(kind, LossKind::Exponential { .. }) && f.iter().any(|v| v.abs() > 1e4);
             let alpha = if let LossKind::Penex { alpha, .. } = kind {
                 alpha
             } else {
@@ -206,7 +226,7 @@ fn every_entry_point_survives_generated_bad_input() {
             let reach = alpha.max(1.0) * k as f64;
             let rho_f32 = matches!(kind, LossKind::Penex { rho: Rho::Fixed(r), .. } if r > 1e30);
             let f32_range = dtype == DType::F64 || (f.iter().all(|v| v.abs() <= 3e38) && !rho_f32);
-            if (exp_loss && f.iter().any(|v| v.abs() * reach > limit)) || !f32_range {
+            if (exp_loss && f.iter().any(|v| v.abs() * reach > limit)) || !f32_range || quartic {
                 return checked(true, vec![], right);
             }
             let mut v = vec![lv];

@@ -180,7 +180,7 @@ fn fused_and_composite_penex_agree_on_values_and_gradients() {
                 .with_kernels(kernels);
             // A ρ away from 1, moved by one update.
             let fw = loss.forward(x.as_tensor(), &t).unwrap();
-            loss.update_rho(fw.terms.as_ref().unwrap()).unwrap();
+            loss.update_state(fw.terms.as_ref().unwrap()).unwrap();
             let fw = loss.forward(x.as_tensor(), &t).unwrap();
             let g = fw.loss.backward().unwrap();
             let grad: Vec<f64> = g
