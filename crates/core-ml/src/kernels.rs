@@ -63,7 +63,9 @@ impl Real for f64 {}
 /// that reductions over rows do not depend on the thread count.
 const ROW_BLOCK: usize = 16;
 
-fn slice<'a, T: WithDType>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [T]> {
+/// The elements of a contiguous CPU tensor as a slice of `T`, for custom ops' `cpu_fwd` (an
+/// error naming `what` when the layout is not contiguous or the dtype is not `T`).
+pub fn slice<'a, T: WithDType>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [T]> {
     let (a, b) = l
         .contiguous_offsets()
         .ok_or_else(|| candle_core::Error::Msg(format!("{what}: the input is not contiguous")))?;

@@ -639,14 +639,12 @@ struct PenexOp {
     loss: PenexLoss,
 }
 
+/// The contiguous storage of a CPU tensor as `&[T]`.
 fn storage_slice<'a, T: candle_core::WithDType>(
     s: &'a CpuStorage,
     l: &Layout,
 ) -> candle_core::Result<&'a [T]> {
-    let (a, b) = l.contiguous_offsets().ok_or_else(|| {
-        candle_core::Error::Msg("fused PENEX: the input is not contiguous".into())
-    })?;
-    Ok(&T::cpu_storage_as_slice(s)?[a..b])
+    core_ml::kernels::slice(s, l, "fused PENEX")
 }
 
 fn penex_fwd<T, L>(

@@ -7,7 +7,8 @@ use core_ml::models::{init_seeded, Mlp};
 use core_ml::train::{OptimizerKind, Schedule};
 use core_ml::trainer::{DecayRule, Trainer, TrainerConfig};
 use repro::{
-    BoxError, Claim, Estimate, Outcome, Plot, PlotKind, RunContext, Series, Table, Threshold, Why,
+    BoxError, Cell, Claim, Estimate, Outcome, Plot, PlotKind, RunContext, Series, Table, Threshold,
+    Why,
 };
 
 const N_TRAIN: usize = 300;
@@ -195,6 +196,44 @@ fn mean_sd(v: &[f64]) -> (f64, f64) {
     core_linalg::mean_and_sd(v).unwrap_or((f64::NAN, f64::NAN))
 }
 
+/// The test-metric columns of the digits tables, after "loss".
+const METRIC_COLUMNS: [&str; 8] = [
+    "accuracy",
+    "acc sd",
+    "NLL",
+    "NLL sd",
+    "ECE (15 bins)",
+    "ECE sd",
+    "Brier",
+    "Brier sd",
+];
+
+/// A table of `loss`, the metric columns, then `extra`.
+fn metrics_table(name: String, extra: &[&str]) -> Table {
+    let cols: Vec<&str> = std::iter::once("loss")
+        .chain(METRIC_COLUMNS)
+        .chain(extra.iter().copied())
+        .collect();
+    Table::new(name, &cols)
+}
+
+/// A row of [`metrics_table`]: the loss's name and the mean and sd of each metric over `runs`.
+fn metric_cells(name: String, runs: &[&Run]) -> Vec<Cell> {
+    let col = |f: &dyn Fn(&Run) -> f64| mean_sd(&runs.iter().map(|r| f(r)).collect::<Vec<_>>());
+    let mut row = vec![name.into()];
+    for f in [
+        (&|r: &Run| r.acc) as &dyn Fn(&Run) -> f64,
+        &|r: &Run| r.nll,
+        &|r: &Run| r.ece,
+        &|r: &Run| r.brier,
+    ] {
+        let (m, sd) = col(f);
+        row.push(m.into());
+        row.push(sd.into());
+    }
+    row
+}
+
 /// `(mean confidence, accuracy)` of each of 10 equal-width confidence bins with rows.
 fn reliability(probs: &[Vec<f64>], labels: &[usize]) -> (Vec<f64>, Vec<f64>) {
     let mut bins = vec![(0.0, 0.0, 0usize); 10];
@@ -265,40 +304,15 @@ pub fn digits(ctx: &RunContext) -> Result<Outcome, BoxError> {
             100.0 * noise
         );
         table_names.push(name.clone());
-        let mut t = Table::new(
-            name,
-            &[
-                "loss",
-                "accuracy",
-                "acc sd",
-                "NLL",
-                "NLL sd",
-                "ECE (15 bins)",
-                "ECE sd",
-                "Brier",
-                "Brier sd",
-                "10% logit margin f̃",
-                "10% probability margin",
-            ],
-        );
+        let mut t = metrics_table(name, &["10% logit margin f̃", "10% probability margin"]);
         for (li, kind) in kinds.iter().enumerate() {
             let rs = at(ni, li);
             let col =
                 |f: &dyn Fn(&Run) -> f64| mean_sd(&rs.iter().map(|r| f(r)).collect::<Vec<_>>());
-            let name = ClassificationLoss::new(*kind)?.name();
-            t.push(vec![
-                name.into(),
-                col(&|r| r.acc).0.into(),
-                col(&|r| r.acc).1.into(),
-                col(&|r| r.nll).0.into(),
-                col(&|r| r.nll).1.into(),
-                col(&|r| r.ece).0.into(),
-                col(&|r| r.ece).1.into(),
-                col(&|r| r.brier).0.into(),
-                col(&|r| r.brier).1.into(),
-                col(&|r| r.margin_q10).0.into(),
-                col(&|r| r.prob_margin_q10).0.into(),
-            ]);
+            let mut row = metric_cells(ClassificationLoss::new(*kind)?.name(), &rs);
+            row.push(col(&|r| r.margin_q10).0.into());
+            row.push(col(&|r| r.prob_margin_q10).0.into());
+            t.push(row);
         }
         out.tables.push(t);
         let mean = |li: usize, f: &dyn Fn(&Run) -> f64| {
@@ -482,21 +496,7 @@ fn ablation(
         "Ablation at {:.0}% label noise: PENEX's penalty beside the other constraint handlers (α = 0.1; mean and sd over seeds, diverged runs left out)",
         100.0 * ABLATION_NOISE
     );
-    let mut t = Table::new(
-        name.clone(),
-        &[
-            "loss",
-            "accuracy",
-            "acc sd",
-            "NLL",
-            "NLL sd",
-            "ECE (15 bins)",
-            "ECE sd",
-            "Brier",
-            "Brier sd",
-            "diverged",
-        ],
-    );
+    let mut t = metrics_table(name, &["diverged"]);
     let mut rows: Vec<(String, Vec<&Run>, usize)> = vec![(
         ClassificationLoss::new(losses_primary())?.name(),
         penex_runs.to_vec(),
@@ -514,23 +514,13 @@ fn ablation(
     }
     let mut best: Option<(String, f64)> = None;
     for (name, rs, failed) in &rows {
-        let col = |f: &dyn Fn(&Run) -> f64| mean_sd(&rs.iter().map(|r| f(r)).collect::<Vec<_>>());
-        let acc = col(&|r| r.acc);
-        if !rs.is_empty() && best.as_ref().is_none_or(|b| acc.0 > b.1) {
-            best = Some((name.clone(), acc.0));
+        let acc = mean_sd(&rs.iter().map(|r| r.acc).collect::<Vec<_>>()).0;
+        if !rs.is_empty() && best.as_ref().is_none_or(|b| acc > b.1) {
+            best = Some((name.clone(), acc));
         }
-        t.push(vec![
-            name.clone().into(),
-            acc.0.into(),
-            acc.1.into(),
-            col(&|r| r.nll).0.into(),
-            col(&|r| r.nll).1.into(),
-            col(&|r| r.ece).0.into(),
-            col(&|r| r.ece).1.into(),
-            col(&|r| r.brier).0.into(),
-            col(&|r| r.brier).1.into(),
-            (*failed as f64).into(),
-        ]);
+        let mut row = metric_cells(name.clone(), rs);
+        row.push((*failed as f64).into());
+        t.push(row);
     }
     out.tables.push(t);
     let penex_acc = mean_sd(&rows[0].1.iter().map(|r| r.acc).collect::<Vec<_>>()).0;
