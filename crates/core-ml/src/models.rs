@@ -70,6 +70,83 @@ impl Module for Mlp {
     }
 }
 
+/// A small convolutional image classifier: for each width in `channels`, a 3 × 3 convolution
+/// (padding 1), ReLU and a 2 × 2 max-pool; then a hidden linear layer with ReLU and the output
+/// layer (logits). Input `[batch, in_channels, height, width]`. The PENEX paper's vision model
+/// has widths 32/64/128 and a 256-unit hidden layer with dropout 0.5; this one takes the widths
+/// as given and has no dropout (a choice: dropout needs a train/eval mode and a seeded mask).
+/// Layers are named `conv{i}`, `hidden`, `out`.
+#[derive(Debug, Clone)]
+pub struct ConvNet {
+    convs: Vec<candle_nn::Conv2d>,
+    hidden: Linear,
+    out: Linear,
+}
+
+impl ConvNet {
+    /// Builds the layers under `vb` for images of `in_channels × height × width`; errors when
+    /// a size is zero or the pools would shrink the image to nothing.
+    pub fn new(
+        vb: VarBuilder<'_>,
+        in_channels: usize,
+        (height, width): (usize, usize),
+        channels: &[usize],
+        hidden: usize,
+        classes: usize,
+    ) -> Result<Self> {
+        let (mut h, mut w) = (height, width);
+        if in_channels == 0
+            || channels.is_empty()
+            || channels.contains(&0)
+            || hidden == 0
+            || classes == 0
+        {
+            candle_core::bail!(
+                "a ConvNet needs positive sizes, got {in_channels} input channels, widths {channels:?}, hidden {hidden}, {classes} classes"
+            );
+        }
+        let cfg = candle_nn::Conv2dConfig {
+            padding: 1,
+            ..Default::default()
+        };
+        let mut convs = Vec::with_capacity(channels.len());
+        let mut c_in = in_channels;
+        for (i, &c) in channels.iter().enumerate() {
+            convs.push(candle_nn::conv2d(
+                c_in,
+                c,
+                3,
+                cfg,
+                vb.pp(format!("conv{i}")),
+            )?);
+            c_in = c;
+            (h, w) = (h / 2, w / 2);
+        }
+        if h == 0 || w == 0 {
+            candle_core::bail!(
+                "{} pools shrink a {height} × {width} image to nothing",
+                channels.len()
+            );
+        }
+        Ok(Self {
+            convs,
+            hidden: linear(c_in * h * w, hidden, vb.pp("hidden"))?,
+            out: linear(hidden, classes, vb.pp("out"))?,
+        })
+    }
+}
+
+impl Module for ConvNet {
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let mut h = xs.clone();
+        for c in &self.convs {
+            h = c.forward(&h)?.relu()?.max_pool2d(2)?;
+        }
+        let h = self.hidden.forward(&h.flatten_from(1)?)?.relu()?;
+        self.out.forward(&h)
+    }
+}
+
 /// What a feed-forward block returns: its output, and optionally an auxiliary loss (e.g. a
 /// mixture of experts' balancing loss, added to the training loss by the caller) and named
 /// statistics (routing recall, multiply-adds, …).
@@ -529,7 +606,9 @@ pub fn linear_weights(varmap: &VarMap) -> Vec<(String, candle_core::Var)> {
 /// - rank-2 `tok.*` / `pos.*` (embeddings): `N(0, 1)`, PyTorch's and candle's default (at
 ///   `N(0, 0.02²)` beside `U(±1/√in)` linear layers the token signal drowns in the residual
 ///   stream and a byte LM barely gets past unigram statistics);
-/// - other rank-2 `*.weight` (linear layers, `[out, in]`): `U(±1/√in)`, PyTorch's default;
+/// - other rank-2 and higher `*.weight` (linear layers `[out, in]`, convolutions
+///   `[out, in, kh, kw]`): `U(±1/√fan-in)` with fan-in the product of all but the first
+///   dimension, PyTorch's default bound;
 /// - rank-1 `*.weight` (layer-norm gains): 1; every `*.bias`: 0;
 /// - anything else: `N(0, 0.02²)`.
 pub fn init_seeded(varmap: &VarMap, seed: u64) -> Result<()> {
@@ -558,8 +637,11 @@ pub fn init_seeded(varmap: &VarMap, seed: u64) -> Result<()> {
                 .iter()
                 .copied()
                 .collect()
-        } else if dims.len() == 2 && name.ends_with(".weight") {
-            let bound = 1.0 / (dims[1] as f64).sqrt();
+        } else if dims.len() >= 2 && name.ends_with(".weight") {
+            // Linear `[out, in]` and convolution `[out, in, kh, kw]` weights: uniform within
+            // ±1/√fan-in (PyTorch's default bound).
+            let fan_in: usize = dims[1..].iter().product();
+            let bound = 1.0 / (fan_in as f64).sqrt();
             (0..n)
                 .map(|_| bound * (2.0 * rand::RngExt::random::<f64>(&mut rng) - 1.0))
                 .collect()
@@ -574,6 +656,47 @@ pub fn init_seeded(varmap: &VarMap, seed: u64) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn convnet_shapes_naming_init_and_errors() {
+        let vm = VarMap::new();
+        let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
+        let m = ConvNet::new(vb, 1, (28, 28), &[4, 8, 16], 32, 10).unwrap();
+        init_seeded(&vm, 3).unwrap();
+        let x = Tensor::ones((2, 1, 28, 28), DType::F32, &Device::Cpu).unwrap();
+        assert_eq!(m.forward(&x).unwrap().dims(), &[2, 10]);
+        let mut names: Vec<String> = vm.data().lock().unwrap().keys().cloned().collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "conv0.bias",
+                "conv0.weight",
+                "conv1.bias",
+                "conv1.weight",
+                "conv2.bias",
+                "conv2.weight",
+                "hidden.bias",
+                "hidden.weight",
+                "out.bias",
+                "out.weight"
+            ]
+        );
+        // Convolution weights: uniform within ±1/√(in · 3 · 3), not the 0.02 normal.
+        let w: Vec<f32> = vm.data().lock().unwrap()["conv1.weight"]
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let bound = 1.0 / (4.0f32 * 9.0).sqrt();
+        assert!(w.iter().all(|v| v.abs() <= bound));
+        assert!(w.iter().any(|v| v.abs() > 0.5 * bound));
+        let vb = || VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
+        assert!(ConvNet::new(vb(), 1, (4, 4), &[2, 2, 2], 8, 10).is_err());
+        assert!(ConvNet::new(vb(), 0, (28, 28), &[2], 8, 10).is_err());
+        assert!(ConvNet::new(vb(), 1, (28, 28), &[], 8, 10).is_err());
+    }
 
     #[test]
     fn mlp_shapes_and_naming() {
