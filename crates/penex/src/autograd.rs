@@ -16,7 +16,7 @@
 //! Hessian-vector product) needs; the other baselines are always composite.
 
 use crate::dropin::{Label, PenexLoss};
-use crate::loss::{RunningRho, MAX_ALPHA, MAX_RHO, MIN_ALPHA};
+use crate::loss::{check_penalty_weight, check_sensitivity, RunningRho};
 use crate::{PenexError, Result};
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor, D};
@@ -171,37 +171,15 @@ impl ClassificationLoss {
                 "must lie in [0, 100] (γ·(1 − p)^{γ−1} overflows beyond)",
             )?,
             LossKind::Penex { alpha, rho } => {
-                param(
-                    "alpha",
-                    alpha,
-                    (MIN_ALPHA..=MAX_ALPHA).contains(&alpha),
-                    "must lie in [MIN_ALPHA = 1e-30, MAX_ALPHA = 1e3]",
-                )?;
+                check_sensitivity(alpha)?;
                 match rho {
-                    Rho::Fixed(r) => param(
-                        "rho",
-                        r,
-                        r > 0.0 && r <= MAX_RHO,
-                        "must lie in (0, MAX_RHO = 1e10]",
-                    )?,
+                    Rho::Fixed(r) => check_penalty_weight("rho", r)?,
                     Rho::Running(r) => running = Some(r),
                 }
             }
             LossKind::Exponential { alpha, constraint } => {
-                param(
-                    "alpha",
-                    alpha,
-                    (MIN_ALPHA..=MAX_ALPHA).contains(&alpha),
-                    "must lie in [MIN_ALPHA = 1e-30, MAX_ALPHA = 1e3]",
-                )?;
-                let weight = |name, v: f64| {
-                    param(
-                        name,
-                        v,
-                        v > 0.0 && v <= MAX_RHO,
-                        "must lie in (0, MAX_RHO = 1e10]",
-                    )
-                };
+                check_sensitivity(alpha)?;
+                let weight = check_penalty_weight;
                 match constraint {
                     Constraint::Unconstrained | Constraint::SumToZero => {}
                     Constraint::LogSumExp { rho } | Constraint::Squared { rho } => {

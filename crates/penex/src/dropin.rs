@@ -41,7 +41,7 @@
 //! # Ok::<(), penex::PenexError>(())
 //! ```
 
-use crate::loss::{RunningRho, MAX_ALPHA, MAX_RHO, MIN_ALPHA};
+use crate::loss::{check_penalty_weight, check_sensitivity, RunningRho};
 use crate::{PenexError, Result};
 use num_traits::Float;
 use rayon::prelude::*;
@@ -179,13 +179,7 @@ impl PenexLoss {
     /// ([`RunningRho::default`]), mean reduction, no class weights, ignore index −100 (torch's)
     /// and no tail.
     pub fn new(alpha: f64) -> Result<Self> {
-        if !(alpha.is_finite() && (MIN_ALPHA..=MAX_ALPHA).contains(&alpha)) {
-            return Err(parameter(
-                "alpha",
-                alpha,
-                "must lie in [MIN_ALPHA = 1e-30, MAX_ALPHA = 1e3] (below, α rounds to 0 in f32)",
-            ));
-        }
+        check_sensitivity(alpha)?;
         Ok(Self {
             alpha,
             rho: RhoMode::Running(RunningRho::default()),
@@ -199,9 +193,7 @@ impl PenexLoss {
 
     /// A fixed `ρ ∈ (0,` [`MAX_RHO`]`]`.
     pub fn with_fixed_rho(mut self, rho: f64) -> Result<Self> {
-        if !(rho.is_finite() && rho > 0.0 && rho <= MAX_RHO) {
-            return Err(parameter("rho", rho, "must lie in (0, MAX_RHO = 1e10]"));
-        }
+        check_penalty_weight("rho", rho)?;
         self.rho = RhoMode::Fixed(rho);
         Ok(self)
     }

@@ -116,6 +116,33 @@ fn check_positive(name: &'static str, v: f64) -> Result<()> {
     }
 }
 
+/// The sensitivity bounds of the drop-in and candle losses: `α ∈ [MIN_ALPHA, MAX_ALPHA]`.
+pub(crate) fn check_sensitivity(alpha: f64) -> Result<()> {
+    if alpha.is_finite() && (MIN_ALPHA..=MAX_ALPHA).contains(&alpha) {
+        Ok(())
+    } else {
+        Err(PenexError::Parameter {
+            name: "alpha",
+            value: alpha,
+            reason:
+                "must lie in [MIN_ALPHA = 1e-30, MAX_ALPHA = 1e3] (below, α rounds to 0 in f32)",
+        })
+    }
+}
+
+/// A penalty weight's bounds: `(0, MAX_RHO]`.
+pub(crate) fn check_penalty_weight(name: &'static str, v: f64) -> Result<()> {
+    if v.is_finite() && v > 0.0 && v <= MAX_RHO {
+        Ok(())
+    } else {
+        Err(PenexError::Parameter {
+            name,
+            value: v,
+            reason: "must lie in (0, MAX_RHO = 1e10]",
+        })
+    }
+}
+
 impl Penex {
     /// `L = mean e^{−α f_y} + ρ · mean Σ_j e^{f_j}`; errors unless `0 < α ≤` [`MAX_ALPHA`] and
     /// `0 < ρ ≤` [`MAX_RHO`].
