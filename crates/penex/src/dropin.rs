@@ -175,7 +175,7 @@ fn parameter(name: &'static str, value: f64, reason: &'static str) -> PenexError
 }
 
 impl PenexLoss {
-    /// PENEX with sensitivity `α ∈ [`[`MIN_ALPHA`]`,` [`MAX_ALPHA`]`]`, the authors' running `ρ`
+    /// PENEX with sensitivity `α ∈ [`[`MIN_ALPHA`](crate::MIN_ALPHA)`,` [`MAX_ALPHA`](crate::MAX_ALPHA)`]`, the authors' running `ρ`
     /// ([`RunningRho::default`]), mean reduction, no class weights, ignore index −100 (torch's)
     /// and no tail.
     pub fn new(alpha: f64) -> Result<Self> {
@@ -191,7 +191,7 @@ impl PenexLoss {
         })
     }
 
-    /// A fixed `ρ ∈ (0,` [`MAX_RHO`]`]`.
+    /// A fixed `ρ ∈ (0,` [`MAX_RHO`](crate::MAX_RHO)`]`.
     pub fn with_fixed_rho(mut self, rho: f64) -> Result<Self> {
         check_penalty_weight("rho", rho)?;
         self.rho = RhoMode::Fixed(rho);
