@@ -109,6 +109,25 @@ pub fn perplexity(mean_nll_nats: f64) -> f64 {
     mean_nll_nats.exp()
 }
 
+/// The share of rows predicted as the most frequently predicted class (ties to the lowest
+/// class): `1/K` for balanced predictions, 1 for a model that predicts one class for every row
+/// (a collapse diagnostic). Errors as [`accuracy`] does on rows that are not probability
+/// vectors or are ragged; `probs` must not be empty.
+pub fn top_class_share(probs: &[Vec<f64>]) -> Result<f64> {
+    let k = probs.first().map_or(0, Vec::len);
+    if probs.iter().any(|p| p.len() != k) {
+        return Err(MlError::Data(
+            "probability rows of different lengths".into(),
+        ));
+    }
+    check(probs, &vec![0; probs.len()])?;
+    let mut counts = vec![0usize; k];
+    for p in probs {
+        counts[argmax(p)] += 1;
+    }
+    Ok(counts.iter().copied().max().unwrap_or(0) as f64 / probs.len() as f64)
+}
+
 fn argmax(p: &[f64]) -> usize {
     let mut best = 0;
     for (i, &v) in p.iter().enumerate() {
@@ -122,6 +141,20 @@ fn argmax(p: &[f64]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn top_class_share_counts_the_most_frequent_prediction() {
+        let p = |j: usize| {
+            let mut v = vec![0.1; 4];
+            v[j] = 0.7;
+            v
+        };
+        let rows = vec![p(2), p(2), p(0), p(2)];
+        assert_eq!(top_class_share(&rows).unwrap(), 0.75);
+        assert!(top_class_share(&[]).is_err());
+        assert!(top_class_share(&[p(0), vec![0.5, 0.5]]).is_err());
+        assert!(top_class_share(&[vec![f64::NAN, 1.0]]).is_err());
+    }
 
     #[test]
     fn hand_computed_values() {

@@ -233,6 +233,19 @@ fn every_entry_point_survives_generated_bad_input() {
                 acc == want_acc && (nll - want_nll).abs() <= 1e-12 * want_nll.abs().max(1.0);
             right &= (0.0..=2.0).contains(&brier);
             let mut v = vec![acc, nll, brier];
+            // The collapse diagnostic: valid rows (accuracy accepted them) of one length.
+            let share = metrics::top_class_share(&rows);
+            if rows.iter().all(|p| p.len() == rows[0].len()) {
+                let mut counts = std::collections::HashMap::new();
+                for p in &rows {
+                    *counts.entry(argmax(p)).or_insert(0usize) += 1;
+                }
+                let want = counts.values().copied().max().unwrap_or(0) as f64 / n as f64;
+                right &= share.as_ref().is_ok_and(|&s| s == want);
+            } else {
+                right &= share.is_err();
+            }
+            v.extend(share.ok());
             if !right {
                 eprintln!("DBG met {rows:?} {labels:?} {acc} {want_acc} {nll} {want_nll} {brier}");
             }

@@ -41,7 +41,12 @@ fn main() -> Result<(), penex::PenexError> {
     );
     for mut loss in [
         ClassificationLoss::new(penex::LossKind::CrossEntropy)?,
-        ClassificationLoss::penex(0.1)?,
+        // The running ρ started at its balance α/K: from the default ρ = 1 a ConvNet trained
+        // for a few epochs collapses to predicting nearly one class (the `mnist` experiment).
+        ClassificationLoss::new(penex::LossKind::Penex {
+            alpha: 0.1,
+            rho: penex::Rho::Running(penex::RunningRho::balanced(0.1, 10)?),
+        })?,
     ] {
         let vm = VarMap::new();
         let net = ConvNet::new(

@@ -241,7 +241,8 @@ impl ClassificationLoss {
         self.kernels
     }
 
-    /// PENEX with the authors' running `ρ`.
+    /// PENEX with the authors' running `ρ`, started at `ρ = 1`. For short trainings start it
+    /// at its balance instead ([`RunningRho::balanced`]; see [`RunningRho`] for why).
     pub fn penex(alpha: f64) -> Result<Self> {
         Self::new(LossKind::Penex {
             alpha,

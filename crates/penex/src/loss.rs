@@ -232,6 +232,13 @@ pub fn inference_probabilities(row: &[f64], alpha: f64) -> Vec<f64> {
 /// `ρ ← clamp((1 − m) ρ + m · α · mean e^{−α f_y} / mean Σ_j e^{f_j}, lo, hi)`, the stationarity
 /// balance of the two terms, computed without gradient (defaults `m = 0.1`, `[1e-6, 100]`,
 /// initial `ρ = 1`).
+///
+/// **Start it at the balance for short trainings** ([`RunningRho::balanced`]): the initial
+/// `ρ = 1` is `K/α` times the balance `α/K` at zero logits (170× for `K = 10`, `α = 0.058`),
+/// so the first steps push every logit down; with Adam those early gradients inflate the
+/// second-moment estimate and the discriminative signal that follows is damped for hundreds of
+/// steps. The penex `mnist` experiment measures it: a ConvNet trained for a few epochs from
+/// `ρ = 1` predicts nearly one class.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RunningRho {
     value: f64,
@@ -278,6 +285,21 @@ impl RunningRho {
             lo,
             hi,
         })
+    }
+
+    /// The defaults started at the balance of the two terms at zero logits: with every
+    /// `f = 0` the target `α · mean e^{−α f_y} / mean Σ_j e^{f_j}` is `α / K`.
+    pub fn balanced(alpha: f64, n_classes: usize) -> Result<Self> {
+        check_sensitivity(alpha)?;
+        if n_classes == 0 {
+            return Err(PenexError::Parameter {
+                name: "n_classes",
+                value: 0.0,
+                reason: "must be at least 1",
+            });
+        }
+        let d = Self::default();
+        Self::new(alpha / n_classes as f64, d.momentum, d.lo, d.hi)
     }
 
     /// The current `ρ`.

@@ -3,7 +3,7 @@
 use crate::{PenexError, Result};
 
 #[cfg(feature = "candle")]
-pub use core_ml::metrics::{accuracy, brier, ece, nll};
+pub use core_ml::metrics::{accuracy, brier, ece, nll, top_class_share};
 
 fn check(rows: usize, labels: &[usize]) -> Result<()> {
     if rows == 0 {

@@ -125,6 +125,11 @@ fn every_entry_point_survives_generated_bad_input() {
             let v = r.update(g.unit(), g.f(), g.f());
             right &= (lo..=hi).contains(&v);
         }
+        // Started at the balance α/K (clamped to the default [1e-6, 100]) when α is valid.
+        let (alpha, k) = (g.f(), g.size());
+        if let Ok(b) = RunningRho::balanced(alpha, k) {
+            right &= k > 0 && b.value() == (alpha / k as f64).clamp(1e-6, 100.0);
+        }
         checked(true, vec![r.value(), lo, hi], right)
     });
 

@@ -230,7 +230,7 @@ fn train(
 
 /// Experiment 5: RingWorld (adapted) with a linear actor–critic on eight feature sets.
 pub fn ringworld(ctx: &RunContext) -> Result<repro::Outcome, BoxError> {
-    let steps = ctx.profile.pick(300_000usize, 2_000_000);
+    let steps = ctx.profile.pick(150_000usize, 2_000_000);
     let seeds = ctx.profile.pick(5u64, 10);
     let checkpoints = 20;
     let eval_episodes = ctx.profile.pick(4000, 20_000);

@@ -120,7 +120,7 @@ fn paired(discordant: [u64; 2], n: f64) -> Estimate {
 
 /// Experiment 2: the §6.1 sweep.
 pub fn two_state_sweep(ctx: &RunContext) -> Result<repro::Outcome, BoxError> {
-    let n_traj = ctx.profile.pick(20_000usize, 80_000);
+    let n_traj = ctx.profile.pick(10_000usize, 80_000);
     let inv_eps: Vec<u64> = (0..23).map(|i| 30 + 10 * i).collect();
     let scheds = schedules();
     let mut names: Vec<String> = scheds.iter().map(DeltaSchedule::label).collect();

@@ -1,11 +1,11 @@
+use super::{adam, Seeds};
 use crate::metrics::{accuracy, brier, ece, logit_margins, nll, probability_margins};
 use crate::{ClassificationLoss, LossKind};
 use candle_core::{DType, Device, Module};
 use core_ml::candle_nn::{Activation, VarBuilder, VarMap};
 use core_ml::data::{Dataset, DatasetTensors, Standardiser};
 use core_ml::models::{init_seeded, Mlp};
-use core_ml::train::{OptimizerKind, Schedule};
-use core_ml::trainer::{DecayRule, Trainer, TrainerConfig};
+use core_ml::trainer::Trainer;
 use repro::{
     BoxError, Cell, Claim, Estimate, Outcome, Plot, PlotKind, RunContext, Series, Table, Threshold,
     Why,
@@ -119,15 +119,6 @@ fn quantile(v: &[f64], q: f64) -> Result<f64, BoxError> {
     )?)
 }
 
-/// The seeds of one replicate, shared by every loss (common random numbers).
-#[derive(Debug, Clone, Copy)]
-struct Seeds {
-    /// Split, initialisation and batch order.
-    model: u64,
-    /// Which labels are flipped.
-    noise: u64,
-}
-
 fn run(
     mut loss: ClassificationLoss,
     noise: f64,
@@ -150,17 +141,7 @@ fn run(
     init_seeded(&vm, seed)?;
     let per_epoch = tr.len().div_ceil(BATCH);
     let steps = epochs * per_epoch;
-    let mut trainer = Trainer::new(
-        &vm,
-        TrainerConfig {
-            lr: 1e-3,
-            optimizer: OptimizerKind::AdamW { weight_decay: 0.0 },
-            schedule: Schedule::Constant,
-            total_steps: steps,
-            grad_clip: Some(5.0),
-            decay: DecayRule::Uniform,
-        },
-    )?;
+    let mut trainer = Trainer::new(&vm, adam(steps))?;
     let mut batches = Vec::new();
     for _ in 0..steps {
         // One step, then the running ρ (if any) moves from that step's batch.
