@@ -44,34 +44,144 @@ fn walk_ranked(
         }
         return;
     }
-    // Few classes: select the next-ranked class lazily (the largest remaining, ties to the
-    // lowest index — the order of the sort above for finite rows), so a walk that stops after
-    // r classes costs O(r·K) rather than a sort of the whole row: prediction sets are small,
-    // and calibration stops at the true label.
-    // A copy of the row on the stack, each selected entry replaced by −∞ (rows are finite
-    // here, so −∞ never wins while a class remains): the argmax loop has no second test, and
-    // it selects without a data-dependent branch (a branch on `pj > bp` mispredicts about
-    // twice per selected class). Tried and slower on 10 classes: a branch-free rank count of
-    // all K² pairs (SSE2 lanes only), removing selected classes by shifting the tail (SSE2
-    // intrinsics for a tree maximum would need `unsafe`, which the workspace forbids).
-    let mut rest = [f64::NEG_INFINITY; SMALL_K];
-    rest[..k].copy_from_slice(p);
-    for r in 0..k {
+    // Few classes: the rank of every class at once, `rank(j) = #{i ahead of j}` where `i` is
+    // ahead of `j` when `p_i > p_j`, or `p_i = p_j` and `i < j` (the order of the sort above
+    // for finite rows). The K² comparisons are independent of one another, so they run at the
+    // machine's throughput; the lazy selection this replaced (the largest remaining class, one
+    // at a time) was a chain of dependent compare-and-selects, ~5 cycles a class per selected
+    // class, and APS's walk selects about half the row. Rows are validated (finite), so the
+    // ranks are a permutation; a NaN could only repeat a rank (leaving a slot at class 0), never
+    // index out of bounds.
+    let ranked = if k <= 16 {
+        ranks::<16>(p)
+    } else {
+        ranks::<SMALL_K>(p)
+    };
+    for (r, &j) in ranked[..k].iter().enumerate() {
         if before > stop_above {
             return;
         }
-        let (mut best, mut bp) = (0, rest[0]);
-        for (j, &pj) in rest[..k].iter().enumerate().skip(1) {
-            let better = pj > bp;
-            best = if better { j } else { best };
-            bp = if better { pj } else { bp };
-        }
-        rest[best] = f64::NEG_INFINITY;
-        if !visit(best, score(r, p[best], before)) {
+        let j = usize::from(j);
+        if !visit(j, score(r, p[j], before)) {
             return;
         }
-        before += p[best];
+        before += p[j];
     }
+}
+
+/// The APS score of a class with probability `py`, mass `before` ranked ahead and draw `uu`:
+/// the one expression of every route (calibration's walk, prediction's mask).
+#[inline(always)]
+fn aps(before: f64, uu: f64, py: f64) -> f64 {
+    before + uu * py
+}
+
+/// Rows of up to this many classes (every score but LAC) get their prediction sets from
+/// [`ranked_prefix_mask`].
+const NET_K: usize = 16;
+
+/// Puts the larger of `s[a]`, `s[b]` on `a` and the smaller on `b`, without a branch.
+#[inline(always)]
+fn compare_swap(s: &mut [u64; NET_K], a: usize, b: usize) {
+    let (x, y) = (s[a], s[b]);
+    s[a] = x.max(y);
+    s[b] = x.min(y);
+}
+
+/// Applies the comparators listed, in order, spelled out one by one (a loop over a table of
+/// them is neither unrolled nor kept in registers).
+macro_rules! network {
+    ($s:ident; $(($a:literal, $b:literal))*) => {
+        $( compare_swap($s, $a, $b); )*
+    };
+}
+
+/// Sorts 16 keys in decreasing order: Batcher's odd–even merge network (Knuth, TAOCP vol. 3,
+/// §5.3.4, Algorithm M), 63 comparators in 10 layers, on integers (a comparator on `f64` keeps
+/// NaN semantics or branches, and ran 2–3× slower). A test checks that it sorts all 2¹⁶ inputs
+/// of zeros and ones, which by the 0–1 principle makes it a sorting network.
+#[inline(always)]
+fn sort16_desc(s: &mut [u64; NET_K]) {
+    network!(s;
+        (0, 1) (2, 3) (4, 5) (6, 7) (8, 9) (10, 11) (12, 13) (14, 15) (0, 2) (1, 3) (4, 6)
+        (5, 7) (8, 10) (9, 11) (12, 14) (13, 15) (1, 2) (5, 6) (9, 10) (13, 14) (0, 4) (1, 5)
+        (2, 6) (3, 7) (8, 12) (9, 13) (10, 14) (11, 15) (2, 4) (3, 5) (10, 12) (11, 13) (1, 2)
+        (3, 4) (5, 6) (9, 10) (11, 12) (13, 14) (0, 8) (1, 9) (2, 10) (3, 11) (4, 12) (5, 13)
+        (6, 14) (7, 15) (4, 8) (5, 9) (6, 10) (7, 11) (2, 4) (3, 5) (6, 8) (7, 9) (10, 12)
+        (11, 13) (1, 2) (3, 4) (5, 6) (7, 8) (9, 10) (11, 12) (13, 14)
+    );
+}
+
+/// The order key of a probability: its bits with the sign cleared (`−0.0` becomes `0.0`, the
+/// value it ties with). For non-negative finite values the bits ascend with the value, so
+/// integer order is probability order and equal keys are equal probabilities.
+#[inline(always)]
+fn key(v: f64) -> u64 {
+    v.to_bits() & !(1 << 63)
+}
+
+/// The prediction set `{classes at rank < L}` as a bit mask, for a validated row of at most
+/// [`NET_K`] classes, where `L` is the length of the longest rank-order prefix whose scores
+/// `score(r, p_(r), before_r)` are all `≤ q`: the set the walk of [`Score::prefix_set`] builds
+/// one class at a time, computed without its data-dependent branches.
+///
+/// The row's keys, padded with zeros, are sorted in decreasing order by [`sort16_desc`], and
+/// `before_r` adds the sorted values ahead of rank `r` in rank order — the values the walk adds
+/// (and so calibration, [`Score::label_score`]), in the same order, so the same bits: equal
+/// probabilities are interchangeable in the sum, and a `−0.0` read back as `0.0` changes no sum
+/// or score (the mass ahead starts at `+0.0`). Padding zeros sort among the row's zeros, equal
+/// values again. The classes at ranks `< L` are those above the value `t` at rank `L − 1` and,
+/// of those equal to it, the lowest indices first: the walk's tie-break. Rows are validated
+/// (finite, non-negative); a NaN could only give a wrong set, never a panic.
+#[inline(always)]
+fn ranked_prefix_mask(p: &[f64], q: f64, score: impl Fn(usize, f64, f64) -> f64) -> u64 {
+    let mut sorted: [u64; NET_K] = std::array::from_fn(|i| p.get(i).map_or(0, |&v| key(v)));
+    sort16_desc(&mut sorted);
+    let (mut before, mut len, mut open) = (0.0, 0usize, true);
+    for (r, &kv) in sorted[..p.len()].iter().enumerate() {
+        let v = f64::from_bits(kv);
+        open &= score(r, v, before) <= q;
+        len += usize::from(open);
+        before += v;
+    }
+    let Some(&t) = sorted[..len].last() else {
+        return 0;
+    };
+    let (mut above, mut equal) = (0u64, 0u64);
+    for (j, &pj) in p.iter().enumerate() {
+        let kj = key(pj);
+        above |= u64::from(kj > t) << j;
+        equal |= u64::from(kj == t) << j;
+    }
+    let mut mask = above;
+    for _ in 0..len.saturating_sub(above.count_ones() as usize) {
+        mask |= equal & equal.wrapping_neg();
+        equal &= equal.wrapping_sub(1);
+    }
+    mask
+}
+
+/// The classes of a row of at most `N ≤ SMALL_K` entries in rank order (the first `p.len()`
+/// slots). Each class's count of classes strictly above it runs over the row padded with `−∞`
+/// to `N` entries, a fixed number of lanes with no scalar remainder loop (a pad is never above
+/// a class); equal entries share that count and take its consecutive slots in index order, the
+/// tie-break of the sort. A NaN (rows are validated, so never) could only misplace classes,
+/// never index out of bounds.
+#[inline(always)]
+fn ranks<const N: usize>(p: &[f64]) -> [u8; SMALL_K] {
+    let mut pad = [f64::NEG_INFINITY; N];
+    pad[..p.len()].copy_from_slice(p);
+    let mut ranked = [0u8; SMALL_K];
+    let mut taken = [0u8; SMALL_K];
+    for (j, &pj) in p.iter().enumerate() {
+        let above = pad.iter().map(|&pi| u64::from(pi > pj)).sum::<u64>() as usize;
+        let slot = above + usize::from(taken[above]);
+        taken[above] = taken[above].wrapping_add(1);
+        if let Some(r) = ranked.get_mut(slot) {
+            *r = j as u8;
+        }
+    }
+    ranked
 }
 
 /// A non-conformity score of a label given a row of class probabilities `p̂`. Larger means the
@@ -183,9 +293,13 @@ impl Score {
     /// (decreasing probability, ties by class index), calling `visit(label, score)` with the
     /// mass ranked ahead accumulated in that order, until `visit` returns `false`. Calibration
     /// ([`Self::label_score`]) and prediction ([`Self::prefix_set`], [`Self::label_scores`])
-    /// all go through it, so a label scores the same floating-point value in both (summing the
+    /// go through it, so a label scores the same floating-point value in both (summing the
     /// mass in another order could differ in the last bits and drop a calibration point's own
-    /// label at `q̂ = s`). `order` is scratch space for rows of more than [`SMALL_K`] classes.
+    /// label at `q̂ = s`). The one exception, prediction sets of rows of up to [`NET_K`]
+    /// classes ([`ranked_prefix_mask`]), adds the same values in the same order with the same
+    /// score expression; tests compare the two at thresholds equal to every label's score, on
+    /// rows with ties and signed zeros. `order` is scratch space for rows of more than
+    /// [`SMALL_K`] classes.
     fn walk(
         &self,
         p: &[f64],
@@ -220,7 +334,7 @@ impl Score {
                     p,
                     order,
                     stop_above,
-                    |_, py, before| before + uu * py,
+                    |_, py, before| aps(before, uu, py),
                     visit,
                 );
             }
@@ -310,10 +424,11 @@ impl Score {
         Ok(score)
     }
 
-    /// Calls `keep(y)` for every label whose score is at most `q`, in rank order, stopping at
-    /// the first that exceeds it (every score is non-decreasing in rank). `O(K · set size)` for
-    /// few classes: prediction sets are usually small, so this beats sorting every row. Errors
-    /// as [`Self::label_scores`] for the row and `u` (then nothing is kept).
+    /// Calls `keep(y)` once for every label whose score is at most `q` (the set is a prefix of
+    /// the rank order: every score is non-decreasing in rank), in no promised order — ascending
+    /// class index for rows of up to 16 classes, whose set is built as a bit mask by a sorting
+    /// network without data-dependent branches, rank order beyond. Errors as
+    /// [`Self::label_scores`] for the row and `u` (then nothing is kept).
     pub fn prefix_set(&self, p: &[f64], u: f64, q: f64, keep: impl FnMut(usize)) -> Result<()> {
         check_row(p, u)?;
         self.prefix_set_unchecked(p, u, q, keep);
@@ -328,8 +443,28 @@ impl Score {
         q: f64,
         mut keep: impl FnMut(usize),
     ) {
-        let mut order = Vec::new();
         let lac = matches!(self, Score::Lac);
+        if !lac && p.len() <= NET_K {
+            let (pmax, second) = match self {
+                Score::Saps { .. } | Score::Margin => top_two(p),
+                _ => (0.0, 0.0),
+            };
+            let mut mask = match *self {
+                Score::Aps { randomized } => {
+                    let uu = if randomized { u } else { 1.0 };
+                    ranked_prefix_mask(p, q, |_, py, before| aps(before, uu, py))
+                }
+                _ => ranked_prefix_mask(p, q, |r, py, before| {
+                    self.ranked(py, r, before, pmax, second, u)
+                }),
+            };
+            while mask != 0 {
+                keep(mask.trailing_zeros() as usize);
+                mask &= mask - 1;
+            }
+            return;
+        }
+        let mut order = Vec::new();
         // Every class past a mass ahead above q scores above q (APS, RAPS): stop there.
         self.walk(p, u, &mut order, q, |j, s| {
             if s <= q {
@@ -350,7 +485,7 @@ impl Score {
         let uu = |randomized: bool| if randomized { u } else { 1.0 };
         match *self {
             Score::Lac => 1.0 - py,
-            Score::Aps { randomized } => before + uu(randomized) * py,
+            Score::Aps { randomized } => aps(before, uu(randomized), py),
             Score::Raps {
                 lambda,
                 k_reg,
@@ -365,6 +500,37 @@ impl Score {
                 }
             }
             Score::Margin => (if r == 0 { second } else { pmax }) - py,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_network_sorts_every_input_of_zeros_and_ones() {
+        // The 0–1 principle: a comparator network that sorts all 2¹⁶ binary inputs sorts
+        // every input. Checked against a count of the ones, not against another sort.
+        for bits in 0u32..1 << NET_K {
+            let mut s: [u64; NET_K] = std::array::from_fn(|i| u64::from(bits >> i & 1));
+            sort16_desc(&mut s);
+            let ones = bits.count_ones() as usize;
+            assert!(
+                s.iter().enumerate().all(|(i, &v)| v == u64::from(i < ones)),
+                "input {bits:016b} gave {s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn keys_order_as_probabilities() {
+        let vals = [0.0, -0.0, 1e-320, 1e-300, 0.1, 0.5, 0.5000000000000001, 1.0];
+        for &a in &vals {
+            for &b in &vals {
+                assert_eq!(key(a) > key(b), a > b, "{a} vs {b}");
+                assert_eq!(key(a) == key(b), a == b, "{a} vs {b}");
+            }
         }
     }
 }
