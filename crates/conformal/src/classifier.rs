@@ -300,6 +300,16 @@ impl RowFn for PrefixSet {
             *word = w;
             return ok;
         }
+        if let [word] = &mut *out {
+            // Rows of up to 16 classes: the set and the check from the same pass.
+            if let Some((mask, ok)) = self
+                .score
+                .prefix_mask_scanned(p, u, self.threshold - v, tol)
+            {
+                *word = mask;
+                return ok;
+            }
+        }
         scan_then_call(self, i, p, u, v, tol, s, out)
     }
 }

@@ -134,7 +134,7 @@ fn key(v: f64) -> u64 {
 /// of those equal to it, the lowest indices first: the walk's tie-break. Rows are validated
 /// (finite, non-negative); a NaN could only give a wrong set, never a panic.
 #[inline(always)]
-fn ranked_prefix_mask(p: &[f64], q: f64, score: impl Fn(usize, f64, f64) -> f64) -> u64 {
+fn ranked_prefix_mask(p: &[f64], q: f64, score: impl Fn(usize, f64, f64) -> f64) -> Masked {
     let mut sorted: [u64; NET_K] = std::array::from_fn(|i| p.get(i).map_or(0, |&v| key(v)));
     sort16_desc(&mut sorted);
     let (mut before, mut len, mut open) = (0.0, 0usize, true);
@@ -144,8 +144,13 @@ fn ranked_prefix_mask(p: &[f64], q: f64, score: impl Fn(usize, f64, f64) -> f64)
         len += usize::from(open);
         before += v;
     }
+    let signs = p.iter().fold(0, |acc, v| acc | v.to_bits());
     let Some(&t) = sorted[..len].last() else {
-        return 0;
+        return Masked {
+            mask: 0,
+            total: before,
+            signs,
+        };
     };
     let (mut above, mut equal) = (0u64, 0u64);
     for (j, &pj) in p.iter().enumerate() {
@@ -158,7 +163,29 @@ fn ranked_prefix_mask(p: &[f64], q: f64, score: impl Fn(usize, f64, f64) -> f64)
         mask |= equal & equal.wrapping_neg();
         equal &= equal.wrapping_sub(1);
     }
-    mask
+    Masked {
+        mask,
+        total: before,
+        signs,
+    }
+}
+
+/// What [`ranked_prefix_mask`] gives: the set, and what the fast check of a row needs (its
+/// sum, in rank order, and the OR of its entries' bits), so a row not yet validated is checked
+/// in the same pass.
+struct Masked {
+    mask: u64,
+    total: f64,
+    signs: u64,
+}
+
+impl Masked {
+    /// [`scan_row`](crate::probs::scan_row)'s verdict: no sign bit set and the sum within
+    /// `tol / 2` of one (a NaN or an infinity fails the sum), so the row is a probability
+    /// vector; a row failed goes to the checker.
+    fn passes(&self, tol: f64) -> bool {
+        self.signs >> 63 == 0 && (self.total - 1.0).abs() <= tol * 0.5
+    }
 }
 
 /// The classes of a row of at most `N ≤ SMALL_K` entries in rank order (the first `p.len()`
@@ -444,20 +471,8 @@ impl Score {
         mut keep: impl FnMut(usize),
     ) {
         let lac = matches!(self, Score::Lac);
-        if !lac && p.len() <= NET_K {
-            let (pmax, second) = match self {
-                Score::Saps { .. } | Score::Margin => top_two(p),
-                _ => (0.0, 0.0),
-            };
-            let mut mask = match *self {
-                Score::Aps { randomized } => {
-                    let uu = if randomized { u } else { 1.0 };
-                    ranked_prefix_mask(p, q, |_, py, before| aps(before, uu, py))
-                }
-                _ => ranked_prefix_mask(p, q, |r, py, before| {
-                    self.ranked(py, r, before, pmax, second, u)
-                }),
-            };
+        if let Some(m) = self.prefix_mask(p, u, q) {
+            let mut mask = m.mask;
             while mask != 0 {
                 keep(mask.trailing_zeros() as usize);
                 mask &= mask - 1;
@@ -475,6 +490,43 @@ impl Score {
                 lac
             }
         });
+    }
+
+    /// The prediction set of [`ranked_prefix_mask`] for a row of up to [`NET_K`] classes and
+    /// every score but LAC; `None` otherwise.
+    #[inline(always)]
+    fn prefix_mask(&self, p: &[f64], u: f64, q: f64) -> Option<Masked> {
+        if matches!(self, Score::Lac) || p.len() > NET_K {
+            return None;
+        }
+        let (pmax, second) = match self {
+            Score::Saps { .. } | Score::Margin => top_two(p),
+            _ => (0.0, 0.0),
+        };
+        Some(match *self {
+            Score::Aps { randomized } => {
+                let uu = if randomized { u } else { 1.0 };
+                ranked_prefix_mask(p, q, |_, py, before| aps(before, uu, py))
+            }
+            _ => ranked_prefix_mask(p, q, |r, py, before| {
+                self.ranked(py, r, before, pmax, second, u)
+            }),
+        })
+    }
+
+    /// On a row not yet validated, of up to [`NET_K`] classes and a score other than LAC: the
+    /// prediction set's bit mask and whether the row passed the fast check, from one pass (a
+    /// row failed goes to the checker, and the mask is then discarded). `None` for other rows
+    /// and scores.
+    #[inline]
+    pub(crate) fn prefix_mask_scanned(
+        &self,
+        p: &[f64],
+        u: f64,
+        q: f64,
+        tol: f64,
+    ) -> Option<(u64, bool)> {
+        self.prefix_mask(p, u, q).map(|m| (m.mask, m.passes(tol)))
     }
 
     /// The score of a label with probability `py` at 0-based rank `r`, with mass `before`
