@@ -1,4 +1,4 @@
-use super::{adam, Seeds};
+use super::{adam, runs_at, Seeds};
 use crate::metrics::{accuracy, brier, ece, logit_margins, nll, probability_margins};
 use crate::{ClassificationLoss, LossKind};
 use candle_core::{DType, Device, Module};
@@ -264,13 +264,7 @@ pub fn digits(ctx: &RunContext) -> Result<Outcome, BoxError> {
             epochs,
         )
     })?;
-    let at = |ni: usize, li: usize| -> Vec<&Run> {
-        jobs.iter()
-            .zip(&runs)
-            .filter(|((n, l, _), _)| *n == ni && *l == li)
-            .map(|(_, r)| r)
-            .collect()
-    };
+    let at = |ni: usize, li: usize| -> Vec<&Run> { runs_at(&jobs, &runs, ni, li) };
     let (mut acc_gap, mut margin_gap): (Option<Estimate>, Option<Estimate>) = (None, None);
     let mut table_names = Vec::new();
     let mut wins = Vec::new();

@@ -24,7 +24,7 @@
 //!   of one test set); each seed draws its own split, initialisation, batch order and flipped
 //!   labels, shared by every loss (common random numbers).
 
-use super::{adam, Seeds};
+use super::{adam, runs_at, Seeds};
 use crate::metrics::{accuracy, brier, ece, nll, top_class_share};
 use crate::{ClassificationLoss, LossKind, Rho, RunningRho};
 use candle_core::{DType, Device, Module, Tensor};
@@ -221,13 +221,7 @@ pub fn mnist(ctx: &RunContext) -> Result<Outcome, BoxError> {
     let runs: Vec<Run> = ctx.map_cells("run", &jobs, |&(ni, li, s), _| {
         run(&data, kinds[li].1, noises[ni], seeds[s as usize], scale)
     })?;
-    let at = |ni: usize, li: usize| -> Vec<&Run> {
-        jobs.iter()
-            .zip(&runs)
-            .filter(|((n, l, _), _)| *n == ni && *l == li)
-            .map(|(_, r)| r)
-            .collect()
-    };
+    let at = |ni: usize, li: usize| -> Vec<&Run> { runs_at(&jobs, &runs, ni, li) };
     let values = |ni: usize, li: usize| -> Vec<f64> { at(ni, li).iter().map(|r| r.acc).collect() };
     let mut names = Vec::new();
     let mut worst_gap: Option<Estimate> = None;

@@ -47,6 +47,16 @@ fn adam(steps: usize) -> TrainerConfig {
     }
 }
 
+/// The runs of the cell (noise level `ni`, loss `li`), in seed order: `jobs[i] = (noise,
+/// loss, seed)` is the job that produced `runs[i]`.
+fn runs_at<'a, R>(jobs: &[(usize, usize, u64)], runs: &'a [R], ni: usize, li: usize) -> Vec<&'a R> {
+    jobs.iter()
+        .zip(runs)
+        .filter(|((n, l, _), _)| *n == ni && *l == li)
+        .map(|(_, r)| r)
+        .collect()
+}
+
 /// The paper's registry entry.
 pub fn paper() -> Paper {
     Paper {
