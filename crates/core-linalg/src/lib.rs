@@ -8,6 +8,8 @@
 //! - [`check_probability_vector`], [`check_column_stochastic`], [`check_row_stochastic`];
 //! - [`power_iteration`] (top eigenvalue by magnitude) and [`hutchinson_trace`], both over any
 //!   linear operator given as a closure (a matrix, or a Hessian-vector product);
+//! - [`spectral_radius`], [`spectral_norm`], [`stein_solve`] (the discrete Lyapunov equation, by
+//!   doubling) and [`power_bound`] (a certified `‖A^k‖₂ ≤ c ρ^k`);
 //! - [`soft_threshold`] and [`singular_value_threshold`];
 //! - [`quantile`] with several rules, and [`conformal_quantile`] (the split-conformal "higher"
 //!   rule);
@@ -39,6 +41,7 @@ mod bootstrap;
 mod dist;
 mod error;
 mod logsumexp;
+mod lyapunov;
 mod quantile;
 mod rng;
 mod spectral;
@@ -56,6 +59,9 @@ pub use dist::{
 pub use error::{check_finite, LinalgError};
 pub use logsumexp::{
     log_softmax, logsumexp, logsumexp_rows, softmax, softmax_in_place, softmax_rows,
+};
+pub use lyapunov::{
+    power_bound, spectral_norm, spectral_radius, stein_solve, PowerBound, MAX_DOUBLINGS,
 };
 pub use quantile::{conformal_quantile, conformal_rank, kth_smallest, quantile, QuantileRule};
 pub use rng::{
