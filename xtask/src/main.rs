@@ -28,6 +28,7 @@ fn registry() -> Vec<Paper> {
         committed_q::experiments::paper(),
         conformal::experiments::paper(),
         penex::experiments::paper(),
+        disturbance_bounds::experiments::paper(),
     ]
 }
 

@@ -60,6 +60,8 @@
 
 pub mod bounds;
 mod error;
+#[cfg(feature = "experiments")]
+pub mod experiments;
 mod iteration;
 mod objective;
 pub mod privacy;
