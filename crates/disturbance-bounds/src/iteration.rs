@@ -5,7 +5,7 @@
 use crate::bounds::trajectory_bound;
 use crate::error::{check_finite, check_positive, BoundsError, Result};
 use crate::rate::Rate;
-use core_linalg::{scaled_norm, standard_normal_vector, Rng};
+use core_linalg::{scaled_norm, Rng};
 use nalgebra::DVector;
 use rand::RngExt;
 use std::collections::VecDeque;
@@ -159,7 +159,12 @@ impl GaussianNoise {
 
 impl Disturbance for GaussianNoise {
     fn disturb(&mut self, _: usize, _: &DVector<f64>, fx: &DVector<f64>, d: &mut DVector<f64>) {
-        d.copy_from(&(standard_normal_vector(&mut self.rng, fx.len()) * self.sigma));
+        // In place, the draws in the order of `core_linalg::standard_normal_vector`.
+        for di in d.as_mut_slice().iter_mut().take(fx.len()) {
+            let z: f64 =
+                rand_distr::Distribution::sample(&rand_distr::StandardNormal, &mut self.rng);
+            *di = z * self.sigma;
+        }
     }
 }
 
@@ -320,6 +325,26 @@ impl<G: FnMut(&DVector<f64>, &mut DVector<f64>)> Disturbance for DelayedGradient
     }
 }
 
+/// `‖v‖₂`: the plain sum of squares where it neither overflows nor loses the small entries
+/// (one pass), else [`scaled_norm`] (two passes and a division per entry).
+#[inline]
+fn norm(v: &DVector<f64>) -> f64 {
+    let s = v.norm_squared();
+    if s.is_finite() && s >= 1e-280 {
+        s.sqrt()
+    } else {
+        scaled_norm(v)
+    }
+}
+
+/// `‖x − y‖₂` through the scratch vector `diff`.
+#[inline]
+fn distance(x: &DVector<f64>, y: &DVector<f64>, diff: &mut DVector<f64>) -> f64 {
+    diff.copy_from(x);
+    *diff -= y;
+    norm(diff)
+}
+
 /// What a run records: the error `‖x_k − x*‖` at every step and the norm of every disturbance.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trajectory {
@@ -359,9 +384,10 @@ pub fn run<S: Step + ?Sized, D: Disturbance + ?Sized>(
     let mut x = x0.clone();
     let mut fx = DVector::zeros(n);
     let mut d = DVector::zeros(n);
+    let mut diff = DVector::zeros(n);
     let mut errors = Vec::with_capacity(steps + 1);
     let mut disturbances = Vec::with_capacity(steps);
-    errors.push(scaled_norm(&(&x - x_star)));
+    errors.push(distance(&x, x_star, &mut diff));
     for k in 0..steps {
         step.apply(&x, &mut fx);
         d.fill(0.0);
@@ -375,7 +401,7 @@ pub fn run<S: Step + ?Sized, D: Disturbance + ?Sized>(
         }
         x.copy_from(&fx);
         x += &d;
-        let e = scaled_norm(&(&x - x_star));
+        let e = distance(&x, x_star, &mut diff);
         if !e.is_finite() {
             return Err(BoundsError::NonFinite {
                 what: "iterate (step index)",
@@ -384,12 +410,79 @@ pub fn run<S: Step + ?Sized, D: Disturbance + ?Sized>(
             });
         }
         errors.push(e);
-        disturbances.push(scaled_norm(&d));
+        disturbances.push(norm(&d));
     }
     Ok(Trajectory {
         errors,
         disturbances,
         last: x,
+    })
+}
+
+/// What [`monte_carlo`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonteCarlo {
+    /// `E‖x_k − x*‖²` estimated over the runs, for `k = 0, …, steps`.
+    pub mean_square: Vec<f64>,
+    /// Each run's final error `‖x_K − x*‖`, in run order.
+    pub final_errors: Vec<f64>,
+}
+
+/// Runs of one group are summed together before the groups are added in order, so the mean
+/// does not depend on the number of threads.
+const MC_GROUP: usize = 64;
+
+/// Runs `runs` independent copies of a disturbed iteration in parallel (rayon) for `steps`
+/// steps from `x0`: `make(i)` builds run `i`'s step and disturbance (seed its randomness from
+/// `i`). Returns the mean-square error at every step and every run's final error; the result is
+/// the same at any thread count (runs are summed in fixed groups, in order). Errors as [`run`],
+/// and on zero runs.
+pub fn monte_carlo<S, D, F>(
+    runs: usize,
+    steps: usize,
+    x0: &DVector<f64>,
+    x_star: &DVector<f64>,
+    make: F,
+) -> Result<MonteCarlo>
+where
+    S: Step,
+    D: Disturbance,
+    F: Fn(usize) -> Result<(S, D)> + Sync,
+{
+    use rayon::prelude::*;
+    if runs == 0 {
+        return Err(BoundsError::Empty {
+            what: "Monte Carlo (zero runs)",
+        });
+    }
+    let groups: Vec<(Vec<f64>, Vec<f64>)> = (0..runs.div_ceil(MC_GROUP))
+        .into_par_iter()
+        .map(|g| {
+            let mut sum = vec![0.0; steps + 1];
+            let mut finals = Vec::with_capacity(MC_GROUP);
+            for i in g * MC_GROUP..((g + 1) * MC_GROUP).min(runs) {
+                let (mut step, mut dist) = make(i)?;
+                let t = run(&mut step, &mut dist, x0, x_star, steps)?;
+                for (s, e) in sum.iter_mut().zip(&t.errors) {
+                    *s += e * e;
+                }
+                finals.push(t.errors[steps]);
+            }
+            Ok((sum, finals))
+        })
+        .collect::<Result<_>>()?;
+    let mut mean_square = vec![0.0; steps + 1];
+    let mut final_errors = Vec::with_capacity(runs);
+    for (sum, finals) in groups {
+        for (m, s) in mean_square.iter_mut().zip(sum) {
+            *m += s;
+        }
+        final_errors.extend(finals);
+    }
+    mean_square.iter_mut().for_each(|m| *m /= runs as f64);
+    Ok(MonteCarlo {
+        mean_square,
+        final_errors,
     })
 }
 

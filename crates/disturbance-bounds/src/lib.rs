@@ -32,7 +32,8 @@
 //! - [`bounds`]: the trajectory, sup, mean-square and small-gain bounds, and the closed forms
 //!   of the applications; [`privacy`]: zCDP of noisy gradient descent and its `(ε, δ)`.
 //! - [`run`], [`Certificate`] / [`certify`]: a run with the bound and the measured error at every
-//!   step, and the first violation if any.
+//!   step, and the first violation if any; [`monte_carlo`]: many seeded runs in parallel, the
+//!   mean-square error at every step (the same at any thread count).
 //!
 //! # Example: certify your own iteration
 //! ```
@@ -69,8 +70,9 @@ mod rate;
 
 pub use error::{BoundsError, Result};
 pub use iteration::{
-    certify, run, Adversarial, BoundedRandom, Certificate, Constant, DelayedGradient, Disturbance,
-    FnStep, GaussianNoise, QuantizedMessage, Quantizer, Step, Trajectory, Undisturbed, Violation,
+    certify, monte_carlo, run, Adversarial, BoundedRandom, Certificate, Constant, DelayedGradient,
+    Disturbance, FnStep, GaussianNoise, MonteCarlo, QuantizedMessage, Quantizer, Step, Trajectory,
+    Undisturbed, Violation,
 };
 pub use objective::{GradientDescent, LogisticRegression, Objective, Quadratic};
 pub use rate::{AffineRate, Rate, Scope, MAX_HORIZON};

@@ -410,3 +410,32 @@ fn bad_input_is_a_typed_error() {
     assert!(zcdp_to_epsilon(1.0, 1.0).is_err());
     assert!(sigma_for_epsilon(1.0, 1e-5, 0, 0.1).is_err());
 }
+
+#[test]
+fn monte_carlo_averages_the_runs_it_would_make_one_by_one() {
+    use disturbance_bounds::monte_carlo;
+    let q = quadratic(6, 4.0, 9);
+    let x_star = q.minimizer().clone();
+    let x0 = x_star.map(|v| v + 0.5);
+    let make = |i: usize| {
+        Ok((
+            GradientDescent::new(q.clone(), 0.2)?,
+            GaussianNoise::new(0.05, i as u64)?,
+        ))
+    };
+    let mc = monte_carlo(150, 40, &x0, &x_star, make).unwrap();
+    // Independently: each run on its own, squared errors averaged in run order.
+    let mut sum = vec![0.0; 41];
+    for i in 0..150 {
+        let (mut s, mut d) = make(i).unwrap();
+        let t = run(&mut s, &mut d, &x0, &x_star, 40).unwrap();
+        assert_eq!(mc.final_errors[i], t.errors[40]);
+        for (a, e) in sum.iter_mut().zip(&t.errors) {
+            *a += e * e;
+        }
+    }
+    for (k, (&m, &s)) in mc.mean_square.iter().zip(&sum).enumerate() {
+        assert!((m - s / 150.0).abs() <= 1e-12 * m.max(1e-300), "k={k}");
+    }
+    assert!(monte_carlo(0, 5, &x0, &x_star, make).is_err());
+}

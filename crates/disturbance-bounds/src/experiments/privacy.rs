@@ -3,7 +3,7 @@ use crate::bounds::mean_square_floor;
 use crate::privacy::{
     clipped_sensitivity, privacy_utility_curve, sigma_for_epsilon, zcdp_noisy_gd, zcdp_to_epsilon,
 };
-use crate::{run, GaussianNoise, GradientDescent, Objective, Quadratic};
+use crate::{monte_carlo, GaussianNoise, GradientDescent, Objective, Quadratic};
 use nalgebra::{DMatrix, DVector};
 use repro::{
     BoxError, Claim, Estimate, Outcome, Plot, PlotKind, RunContext, Series, Table, Threshold,
@@ -24,13 +24,13 @@ fn final_square_errors(
     runs: usize,
     label: &str,
 ) -> Result<Vec<f64>, BoxError> {
-    let ids: Vec<usize> = (0..runs).collect();
-    ctx.map_cells(label, &ids, |&i, _| {
-        let mut gd = GradientDescent::new(q.clone(), eta)?;
-        let mut noise = GaussianNoise::new(eta * sigma, ctx.derive_seed((label, i)))?;
-        let t = run(&mut gd, &mut noise, q.minimizer(), q.minimizer(), steps)?;
-        Ok(t.errors[steps] * t.errors[steps])
-    })
+    let mc = monte_carlo(runs, steps, q.minimizer(), q.minimizer(), |i| {
+        Ok((
+            GradientDescent::new(q.clone(), eta)?,
+            GaussianNoise::new(eta * sigma, ctx.derive_seed((label, i)))?,
+        ))
+    })?;
+    Ok(mc.final_errors.iter().map(|e| e * e).collect())
 }
 
 /// Experiment 4: noisy gradient descent, its error floor and its privacy.
