@@ -74,5 +74,5 @@ pub use iteration::{
     Disturbance, FnStep, GaussianNoise, MonteCarlo, QuantizedMessage, Quantizer, Step, Trajectory,
     Undisturbed, Violation,
 };
-pub use objective::{GradientDescent, LogisticRegression, Objective, Quadratic};
+pub use objective::{gradient_fn, GradientDescent, LogisticRegression, Objective, Quadratic};
 pub use rate::{AffineRate, Rate, Scope, MAX_HORIZON};

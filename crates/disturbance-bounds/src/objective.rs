@@ -376,6 +376,16 @@ impl Objective for LogisticRegression {
     }
 }
 
+/// The gradient of `objective` as the closure the message-passing disturbances take
+/// ([`QuantizedMessage`](crate::QuantizedMessage), [`DelayedGradient`](crate::DelayedGradient)):
+/// `|x, g|` writes `∇F(x)` into `g`.
+pub fn gradient_fn<O: Objective + Clone>(
+    objective: &O,
+) -> impl FnMut(&DVector<f64>, &mut DVector<f64>) + Clone {
+    let o = objective.clone();
+    move |x: &DVector<f64>, g: &mut DVector<f64>| o.gradient(x, g)
+}
+
 /// Gradient descent `x ↦ x − η ∇F(x)` on an [`Objective`], as a [`Step`].
 #[derive(Debug, Clone)]
 pub struct GradientDescent<O> {

@@ -1,5 +1,7 @@
 use crate::bounds::{delay_loop_gain, max_certified_delay};
-use crate::{run, BoundsError, DelayedGradient, GradientDescent, Objective, Quadratic};
+use crate::{
+    gradient_fn, run, BoundsError, DelayedGradient, GradientDescent, Objective, Quadratic,
+};
 use nalgebra::{DMatrix, DVector};
 use repro::{BoxError, Claim, Outcome, RunContext, Table};
 
@@ -15,10 +17,7 @@ fn converges<O: Objective + Clone + 'static>(
     tau: usize,
     steps: usize,
 ) -> Result<bool, BoxError> {
-    let o = obj.clone();
-    let mut d = DelayedGradient::new(tau, eta, move |x: &DVector<f64>, g: &mut DVector<f64>| {
-        o.gradient(x, g)
-    })?;
+    let mut d = DelayedGradient::new(tau, eta, gradient_fn(obj))?;
     let mut gd = GradientDescent::new(obj.clone(), eta)?;
     let x0 = x_star.map(|v| v + 1.0);
     match run(&mut gd, &mut d, &x0, x_star, steps) {

@@ -33,6 +33,18 @@ fn final_square_errors(
     Ok(mc.final_errors.iter().map(|e| e * e).collect())
 }
 
+/// An estimate divided by an exact value (its interval and standard error with it).
+fn relative_to(m: &Estimate, exact: f64) -> Estimate {
+    Estimate::with_interval(
+        m.value / exact,
+        m.std_error.map(|s| s / exact),
+        m.interval
+            .map_or([f64::NAN; 2], |[lo, hi]| [lo / exact, hi / exact]),
+        m.replicates,
+        "Student t, scaled by the exact value",
+    )
+}
+
 /// Experiment 4: noisy gradient descent, its error floor and its privacy.
 pub fn privacy(ctx: &RunContext) -> Result<Outcome, BoxError> {
     let mut out = ctx.outcome(
@@ -56,14 +68,7 @@ pub fn privacy(ctx: &RunContext) -> Result<Outcome, BoxError> {
     let sq = final_square_errors(ctx, &iso, eta, sigma, steps, runs, "isotropic")?;
     let m = Estimate::mean(&sq)?;
     // Transient: from x*, E‖x_K − x*‖² = exact · (1 − ρ^{2K}); ρ^{2K} is below 1e-12 here.
-    let ratio = Estimate::with_interval(
-        m.value / exact,
-        m.std_error.map(|s| s / exact),
-        m.interval
-            .map_or([f64::NAN; 2], |[lo, hi]| [lo / exact, hi / exact]),
-        m.replicates,
-        "Student t, scaled by the exact value",
-    );
+    let ratio = relative_to(&m, exact);
     out.claims.push(
         Claim::finding_estimate(
             "isotropic quadratic: the simulated stationary mean-square error is within 5% of η²nσ²/(1 − ρ²) (ratio)",
@@ -94,13 +99,7 @@ pub fn privacy(ctx: &RunContext) -> Result<Outcome, BoxError> {
     out.claims.push(
         Claim::finding_estimate(
             "anisotropic quadratic: the simulated stationary mean square matches its exact value Σ η²σ²/(1 − (1 − ηλ_i)²) within 5% (ratio)",
-            Estimate::with_interval(
-                m_a.value / exact_a,
-                m_a.std_error.map(|s| s / exact_a),
-                m_a.interval.map_or([f64::NAN; 2], |[lo, hi]| [lo / exact_a, hi / exact_a]),
-                m_a.replicates,
-                "Student t, scaled by the exact value",
-            ),
+            relative_to(&m_a, exact_a),
             Threshold::Between(0.95, 1.05),
         ),
     );

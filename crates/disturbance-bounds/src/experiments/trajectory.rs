@@ -1,8 +1,8 @@
 use super::{quadratic, thin};
 use crate::bounds::error_floor;
 use crate::{
-    run, Adversarial, BoundedRandom, Certificate, Constant, DelayedGradient, Disturbance,
-    GradientDescent, LogisticRegression, Objective, QuantizedMessage, Quantizer,
+    gradient_fn, run, Adversarial, BoundedRandom, Certificate, Constant, DelayedGradient,
+    Disturbance, GradientDescent, LogisticRegression, Objective, QuantizedMessage, Quantizer,
 };
 use nalgebra::DVector;
 use repro::{BoxError, Claim, Outcome, Plot, PlotKind, RunContext, Series, Table, Threshold};
@@ -50,10 +50,7 @@ fn cell<O: Objective + Clone + Send + 'static>(
     let mut gd = GradientDescent::new(obj.clone(), eta)?;
     let rate = gd.rate()?;
     let x0 = x_star.map(|v| v + 1.0);
-    let grad = {
-        let o = obj.clone();
-        move |x: &DVector<f64>, g: &mut DVector<f64>| o.gradient(x, g)
-    };
+    let grad = gradient_fn(obj);
     // The quantiser's range: a bound on every gradient coordinate along the run,
     // L (‖x₀ − x*‖ + 1) (the error stays below ‖x₀ − x*‖ plus the disturbance's floor).
     let range = l * ((&x0 - x_star).norm() + 1.0);
