@@ -156,6 +156,8 @@ pub struct LogisticRegression {
     y: Vec<f64>,
     lambda: f64,
     l: f64,
+    /// `‖x_i‖²` of every sample.
+    row_norms_sq: Vec<f64>,
 }
 
 impl LogisticRegression {
@@ -184,7 +186,14 @@ impl LogisticRegression {
         let gram = x.transpose() * &x;
         let top = gram.symmetric_eigen().eigenvalues.max();
         let l = lambda + top / (4.0 * x.nrows() as f64);
-        Ok(Self { x, y, lambda, l })
+        let row_norms_sq = x.row_iter().map(|r| r.norm_squared()).collect();
+        Ok(Self {
+            x,
+            y,
+            lambda,
+            l,
+            row_norms_sq,
+        })
     }
 
     /// A binary classification data set of `core-data` (standardised with its own mean and
@@ -276,13 +285,20 @@ impl LogisticRegression {
     }
 
     /// The largest per-sample gradient norm at `w` (`G` along a path is the largest over its
-    /// points).
+    /// points), in `O(nd)` without a gradient per sample: with `m_i = wᵀx_i` and
+    /// `s_i = σ(−y_i m_i)`, `‖∇ℓ_i‖² = s_i²‖x_i‖² − 2λ y_i s_i m_i + λ²‖w‖²`.
     pub fn max_sample_gradient_norm(&self, w: &DVector<f64>) -> f64 {
-        let mut g = DVector::zeros(w.len());
-        (0..self.len())
-            .map(|i| {
-                self.sample_gradient(i, w, &mut g);
-                g.norm()
+        let margins = &self.x * w;
+        let ww = self.lambda * self.lambda * w.norm_squared();
+        margins
+            .iter()
+            .zip(&self.y)
+            .zip(&self.row_norms_sq)
+            .map(|((&m, &y), &xx)| {
+                let s = sigmoid(-y * m);
+                (s * s * xx - 2.0 * self.lambda * y * s * m + ww)
+                    .max(0.0)
+                    .sqrt()
             })
             .fold(0.0, f64::max)
     }

@@ -292,6 +292,15 @@ fn logistic_gradients_match_finite_differences_and_the_minimiser_is_stationary()
         let fd = (lr.value(&(&w + &e)) - lr.value(&(&w - &e))) / (2.0 * h);
         assert!((fd - g[i]).abs() < 1e-7, "coordinate {i}: {fd} vs {}", g[i]);
     }
+    // The largest per-sample gradient norm in closed form against each sample's gradient.
+    let mut gi = DVector::zeros(d);
+    let direct = (0..lr.len())
+        .map(|i| {
+            lr.sample_gradient(i, &w, &mut gi);
+            gi.norm()
+        })
+        .fold(0.0, f64::max);
+    assert!((lr.max_sample_gradient_norm(&w) - direct).abs() < 1e-10 * direct);
     let w_star = lr.minimizer().unwrap();
     lr.gradient(&w_star, &mut g);
     assert!(g.norm() < 1e-12);
