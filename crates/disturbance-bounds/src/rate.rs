@@ -59,7 +59,7 @@ impl Rate {
     /// Gradient descent `x ↦ x − η∇F(x)` on a `μ`-strongly convex, `L`-smooth `F`, for
     /// `η ∈ (0, 2/(L + μ)]`, the range the paper notes certify: `c = L_V = 1`,
     /// `ρ = max(|1 − ημ|, |1 − ηL|)`, the Lipschitz constant of the map `I − η∇F` on that class
-    /// of functions (Ryu and Boyd, *A Primer on Monotone Operator Methods*, 2016, §4; Nesterov's
+    /// of functions (Ryu and Boyd, *A Primer on Monotone Operator Methods*, 2016; Nesterov's
     /// Thm 2.1.15, 2004, gives the weaker `√(1 − 2ημL/(μ + L))`). The tests compare `ρ` with
     /// the spectral norm of `I − ηA` on quadratics, where it is exact.
     pub fn gradient_descent(mu: f64, l: f64, eta: f64) -> Result<Self> {
