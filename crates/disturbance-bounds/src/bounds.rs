@@ -1,7 +1,7 @@
 //! The bounds of the input-to-state-stability theorem, as functions of a [`Rate`] and the
 //! disturbances, and the closed forms of its applications.
 
-use crate::error::{check_finite, check_positive, finite, BoundsError, Result};
+use crate::error::{check_finite, check_non_negative, check_positive, finite, BoundsError, Result};
 use crate::rate::Rate;
 
 /// The trajectory bound of the theorem at every step: entry `k` (for `k = 0, …, d.len()`) is
@@ -10,7 +10,7 @@ use crate::rate::Rate;
 /// exceeds `f64::MAX` (it holds trivially there). Errors on a negative or non-finite `e₀` or
 /// disturbance norm.
 pub fn trajectory_bound(rate: &Rate, e0: f64, d_norms: &[f64]) -> Result<Vec<f64>> {
-    check_norm("initial error", e0)?;
+    check_non_negative("initial error", e0)?;
     check_finite("disturbance norms", d_norms)?;
     if let Some(&v) = d_norms.iter().find(|&&v| v < 0.0) {
         return Err(BoundsError::Parameter {
@@ -35,15 +35,15 @@ pub fn trajectory_bound(rate: &Rate, e0: f64, d_norms: &[f64]) -> Result<Vec<f64
 
 /// The bound uniform in `k`: `c e₀ + γ sup_j ‖d_j‖` with the gain `γ = L_V / (1 − ρ)`.
 pub fn sup_bound(rate: &Rate, e0: f64, d_sup: f64) -> Result<f64> {
-    check_norm("initial error", e0)?;
-    check_norm("disturbance bound", d_sup)?;
+    check_non_negative("initial error", e0)?;
+    check_non_negative("disturbance bound", d_sup)?;
     finite("sup bound", rate.c() * e0 + rate.iss_gain() * d_sup)
 }
 
 /// The limit of the sup bound as `k → ∞`: `γ sup ‖d‖`, the error floor a persistent
 /// disturbance leaves.
 pub fn error_floor(rate: &Rate, d_sup: f64) -> Result<f64> {
-    check_norm("disturbance bound", d_sup)?;
+    check_non_negative("disturbance bound", d_sup)?;
     finite("error floor", rate.iss_gain() * d_sup)
 }
 
@@ -53,8 +53,8 @@ pub fn error_floor(rate: &Rate, d_sup: f64) -> Result<f64> {
 /// expectation, so each step gives `ρ² E‖x_k − x*‖² + σ²`). Errors with
 /// [`BoundsError::NotContractive`] for a rate with `c > 1`.
 pub fn mean_square_bound(rate: &Rate, e0: f64, sigma_sq: f64, k: usize) -> Result<f64> {
-    check_norm("initial error", e0)?;
-    check_norm("disturbance variance", sigma_sq)?;
+    check_non_negative("initial error", e0)?;
+    check_non_negative("disturbance variance", sigma_sq)?;
     if rate.c() != 1.0 || rate.l_v() != 1.0 {
         return Err(BoundsError::NotContractive { c: rate.c() });
     }
@@ -75,8 +75,8 @@ pub fn mean_square_floor(rate: &Rate, sigma_sq: f64) -> Result<f64> {
 /// The small-gain condition for two interconnected systems of ISS gains `γ₁`, `γ₂`: the loop
 /// is stable when `γ₁ γ₂ < 1`. Returns the loop gain `γ₁ γ₂`.
 pub fn loop_gain(gamma1: f64, gamma2: f64) -> Result<f64> {
-    check_norm("gain", gamma1)?;
-    check_norm("gain", gamma2)?;
+    check_non_negative("gain", gamma1)?;
+    check_non_negative("gain", gamma2)?;
     finite("loop gain", gamma1 * gamma2)
 }
 
@@ -162,16 +162,4 @@ pub fn stability_bound(g: f64, mu: f64, n: usize) -> Result<f64> {
 /// Thm 3.9, for strongly convex losses).
 pub fn uniform_stability(g: f64, mu: f64, n: usize) -> Result<f64> {
     finite("uniform stability", g * stability_bound(g, mu, n)?)
-}
-
-fn check_norm(name: &'static str, v: f64) -> Result<()> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(())
-    } else {
-        Err(BoundsError::Parameter {
-            name,
-            value: v,
-            reason: "must be finite and non-negative",
-        })
-    }
 }

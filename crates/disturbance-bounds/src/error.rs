@@ -80,15 +80,27 @@ impl From<core_data::DataError> for BoundsError {
 /// Short for `Result<T, BoundsError>`.
 pub type Result<T> = std::result::Result<T, BoundsError>;
 
-/// Fails with [`BoundsError::NonFinite`] at the first non-finite value.
+/// Fails with [`BoundsError::NonFinite`] at the first non-finite value (core-linalg's check,
+/// its error in this crate's terms).
 pub(crate) fn check_finite(what: &'static str, xs: &[f64]) -> Result<()> {
-    match xs.iter().position(|v| !v.is_finite()) {
-        Some(index) => Err(BoundsError::NonFinite {
-            what,
-            index,
-            value: xs[index],
-        }),
-        None => Ok(()),
+    core_linalg::check_finite(what, xs).map_err(|e| match e {
+        core_linalg::LinalgError::NonFinite { what, index, value } => {
+            BoundsError::NonFinite { what, index, value }
+        }
+        other => BoundsError::Linalg(other),
+    })
+}
+
+/// Fails unless `value` is finite and non-negative (a norm, a radius, a tolerance).
+pub(crate) fn check_non_negative(name: &'static str, value: f64) -> Result<()> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(BoundsError::Parameter {
+            name,
+            value,
+            reason: "must be finite and non-negative",
+        })
     }
 }
 

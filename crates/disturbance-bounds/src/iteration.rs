@@ -3,7 +3,7 @@
 //! run.
 
 use crate::bounds::trajectory_bound;
-use crate::error::{check_finite, check_positive, BoundsError, Result};
+use crate::error::{check_finite, check_non_negative, check_positive, BoundsError, Result};
 use crate::rate::Rate;
 use core_linalg::{scaled_norm, Rng};
 use nalgebra::DVector;
@@ -89,7 +89,7 @@ pub struct BoundedRandom {
 impl BoundedRandom {
     /// Norms in `[0, radius]` (`radius ≥ 0` finite), draws from `seed`.
     pub fn new(radius: f64, seed: u64) -> Result<Self> {
-        check_radius(radius)?;
+        check_non_negative("radius", radius)?;
         Ok(Self {
             radius,
             rng: core_linalg::seeded_rng(seed),
@@ -117,7 +117,7 @@ pub struct Adversarial {
 impl Adversarial {
     /// An adversary of norm `radius` (finite, `≥ 0`) against the fixed point `x_star`.
     pub fn new(radius: f64, x_star: DVector<f64>) -> Result<Self> {
-        check_radius(radius)?;
+        check_non_negative("radius", radius)?;
         check_finite("fixed point", x_star.as_slice())?;
         Ok(Self { radius, x_star })
     }
@@ -149,7 +149,7 @@ pub struct GaussianNoise {
 impl GaussianNoise {
     /// Noise of standard deviation `sigma ≥ 0` per coordinate, draws from `seed`.
     pub fn new(sigma: f64, seed: u64) -> Result<Self> {
-        check_radius(sigma)?;
+        check_non_negative("sigma", sigma)?;
         Ok(Self {
             sigma,
             rng: core_linalg::seeded_rng(seed),
@@ -526,13 +526,7 @@ impl Certificate {
     /// about `ε max‖x‖ / (1 − ρ)` (no iterate comes closer to `x*` than its ulp). With states of
     /// order one, `tol = 1e-12` covers it; with large states choose `tol` of that order.
     pub fn check(rate: &Rate, run: &Trajectory, tol: f64) -> Result<Self> {
-        if !(tol.is_finite() && tol >= 0.0) {
-            return Err(BoundsError::Parameter {
-                name: "tol",
-                value: tol,
-                reason: "must be finite and non-negative",
-            });
-        }
+        check_non_negative("tol", tol)?;
         let e0 = *run
             .errors
             .first()
@@ -590,16 +584,4 @@ pub fn certify<S: Step + ?Sized, D: Disturbance + ?Sized>(
 ) -> Result<Certificate> {
     let trajectory = run(step, disturbance, x0, x_star, steps)?;
     Certificate::check(rate, &trajectory, tol)
-}
-
-fn check_radius(r: f64) -> Result<()> {
-    if r.is_finite() && r >= 0.0 {
-        Ok(())
-    } else {
-        Err(BoundsError::Parameter {
-            name: "radius",
-            value: r,
-            reason: "must be finite and non-negative",
-        })
-    }
 }

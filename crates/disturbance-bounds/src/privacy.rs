@@ -3,7 +3,7 @@
 //! privacy–utility curve the mean-square bound gives.
 
 use crate::bounds::mean_square_floor;
-use crate::error::{check_positive, finite, BoundsError, Result};
+use crate::error::{check_non_negative, check_positive, finite, BoundsError, Result};
 use crate::rate::Rate;
 
 /// The `ℓ2`-sensitivity `2G/n` of the average gradient of `n` per-sample losses whose
@@ -32,13 +32,7 @@ pub fn zcdp_noisy_gd(steps: usize, sensitivity: f64, sigma: f64) -> Result<f64> 
 /// `(ε, δ)`-differential privacy implied by `ρ`-zCDP: `ε = ρ + 2√(ρ ln(1/δ))` (Bun and
 /// Steinke 2016, Prop. 1.3).
 pub fn zcdp_to_epsilon(rho_z: f64, delta: f64) -> Result<f64> {
-    if !(rho_z.is_finite() && rho_z >= 0.0) {
-        return Err(BoundsError::Parameter {
-            name: "rho_z",
-            value: rho_z,
-            reason: "must be finite and non-negative",
-        });
-    }
+    check_non_negative("rho_z", rho_z)?;
     check_delta(delta)?;
     finite(
         "epsilon",

@@ -2,7 +2,7 @@ use super::{quadratic, thin};
 use crate::bounds::error_floor;
 use crate::{
     gradient_fn, run, Adversarial, BoundedRandom, Certificate, Constant, DelayedGradient,
-    Disturbance, GradientDescent, LogisticRegression, Objective, QuantizedMessage, Quantizer,
+    GradientDescent, LogisticRegression, Objective, QuantizedMessage, Quantizer,
 };
 use nalgebra::DVector;
 use repro::{BoxError, Claim, Outcome, Plot, PlotKind, RunContext, Series, Table, Threshold};
@@ -27,7 +27,8 @@ struct Cell {
     sup_d: f64,
     floor: f64,
     saturated: u64,
-    plot: Option<(Vec<f64>, Vec<f64>)>,
+    /// Steps, measured error and bound, thinned for the plot (one disturbance only).
+    plot: Option<(Vec<f64>, Vec<f64>, Vec<f64>)>,
 }
 
 /// Runs one disturbance on one problem and checks the certificate.
@@ -81,16 +82,20 @@ fn cell<O: Objective + Clone + Send + 'static>(
             saturated = d.quantizer().saturated();
             t
         }
-        _ => {
-            let mut d: Box<dyn Disturbance> = Box::new(DelayedGradient::new(2, eta, grad)?);
-            run(&mut gd, d.as_mut(), &x0, x_star, steps)?
-        }
+        _ => run(
+            &mut gd,
+            &mut DelayedGradient::new(2, eta, grad)?,
+            &x0,
+            x_star,
+            steps,
+        )?,
     };
     let cert = Certificate::check(&rate, &trajectory, 1e-12)?;
     let sup_d = trajectory.disturbances.iter().copied().fold(0.0, f64::max);
     let plot = (kind == 1).then(|| {
         let stride = (steps / 200).max(1);
-        (thin(&cert.measured, stride).1, thin(&cert.bound, stride).1)
+        let (x, m) = thin(&cert.measured, stride);
+        (x, m, thin(&cert.bound, stride).1)
     });
     Ok(Cell {
         problem,
@@ -202,8 +207,7 @@ pub fn trajectory(ctx: &RunContext) -> Result<Outcome, BoxError> {
     ));
 
     if let Some(c) = results.iter().find(|c| c.plot.is_some()) {
-        let (m, b) = c.plot.clone().unwrap_or_default();
-        let x: Vec<f64> = thin(&vec![0.0; c.steps + 1], (c.steps / 200).max(1)).0;
+        let (x, m, b) = c.plot.clone().unwrap_or_default();
         out.plots.push(
             Plot::new(
                 "trajectory-bound",
