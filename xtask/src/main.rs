@@ -29,6 +29,7 @@ fn registry() -> Vec<Paper> {
         conformal::experiments::paper(),
         penex::experiments::paper(),
         disturbance_bounds::experiments::paper(),
+        zo_stability::experiments::paper(),
     ]
 }
 

@@ -61,15 +61,16 @@ pub use logsumexp::{
     log_softmax, logsumexp, logsumexp_rows, softmax, softmax_in_place, softmax_rows,
 };
 pub use lyapunov::{
-    power_bound, spectral_norm, spectral_radius, stein_solve, PowerBound, MAX_DOUBLINGS,
+    power_bound, schur_iterations, spectral_norm, spectral_radius, stein_solve, PowerBound,
+    MAX_DOUBLINGS,
 };
 pub use quantile::{conformal_quantile, conformal_rank, kth_smallest, quantile, QuantileRule};
 pub use rng::{
     sample_index, seeded_rng, standard_normal_vector, stream_rng, uniform_on_sphere, Rng,
 };
 pub use spectral::{
-    hutchinson_trace, power_iteration, scaled_norm, PowerIterationParams, PowerIterationResult,
-    TraceEstimate,
+    hutchinson_trace, power_iteration, scaled_norm, stochastic_lanczos_quadrature,
+    PowerIterationParams, PowerIterationResult, SpectralQuadrature, TraceEstimate,
 };
 pub use stats::{mean_and_sd, mean_interval, MeanInterval};
 pub use stochastic::{check_column_stochastic, check_probability_vector, check_row_stochastic};

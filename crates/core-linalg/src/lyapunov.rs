@@ -23,13 +23,38 @@ fn check_square(what: &'static str, a: &DMatrix<f64>) -> Result<(), LinalgError>
 }
 
 /// The spectral radius `max |λ_i(A)|` of a square matrix, from its complex eigenvalues
-/// (nalgebra's real Schur form).
+/// (nalgebra's real Schur form, at most [`schur_iterations`]`(n)` QR sweeps).
+///
+/// nalgebra's own `complex_eigenvalues` iterates without limit with a deflation tolerance of
+/// one machine epsilon, at which it can stall forever on matrices with repeated eigenvalues (a
+/// diagonal plus a rank-one matrix with 49 equal diagonal entries, for one). This caps the
+/// sweeps and, when they run out, retries with the deflation tolerance relaxed to 8ε and then
+/// 64ε (which moves the eigenvalues by at most that much relative to `‖A‖`); it fails with
+/// [`LinalgError::NotConverged`] only when all three stall.
 pub fn spectral_radius(a: &DMatrix<f64>) -> Result<f64, LinalgError> {
     check_square("matrix", a)?;
-    Ok(a.complex_eigenvalues()
-        .iter()
-        .map(|z| z.norm())
-        .fold(0.0, f64::max))
+    let n = a.nrows();
+    for tol in [1.0, 8.0, 64.0] {
+        if let Some(schur) =
+            nalgebra::linalg::Schur::try_new(a.clone(), tol * f64::EPSILON, schur_iterations(n))
+        {
+            return Ok(schur
+                .complex_eigenvalues()
+                .iter()
+                .map(|z| z.norm())
+                .fold(0.0, f64::max));
+        }
+    }
+    Err(LinalgError::NotConverged {
+        what: "real Schur decomposition",
+        iterations: 3 * schur_iterations(n),
+    })
+}
+
+/// The QR sweeps [`spectral_radius`] allows an `n × n` matrix: `100 n + 1000` (LAPACK's
+/// `dhseqr` allows 30 per eigenvalue).
+pub fn schur_iterations(n: usize) -> usize {
+    100 * n + 1000
 }
 
 /// The spectral norm `‖A‖₂` (the largest singular value).
@@ -135,6 +160,16 @@ pub fn power_bound(a: &DMatrix<f64>, rho: f64) -> Result<PowerBound, LinalgError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spectral_radius_of_a_matrix_that_stalls_nalgebras_schur() {
+        // D + 1 bᵀ with 49 equal diagonal entries stalls the unrelaxed Schur iteration. Its
+        // eigenvalues: d (48 times) and d + Σ b (the rank-one direction), so ρ = d + Σ b.
+        let (d, b) = (0.8, 0.004);
+        let m = DMatrix::from_fn(50, 50, |i, j| b + if i == j { d } else { 0.0 });
+        let r = spectral_radius(&m).unwrap();
+        assert!((r - (d + 50.0 * b)).abs() < 1e-12, "{r}");
+    }
 
     #[test]
     fn stein_solution_satisfies_its_equation() {
