@@ -152,10 +152,19 @@ impl Estimator {
                     (fp - f0) / self.mu
                 }
             };
-            let w = delta / q;
+            let w = finite(
+                "difference quotient (μ too small for f's rounding)",
+                delta / q,
+            )?;
             for (gi, &ui) in g.iter_mut().zip(&u) {
                 *gi += w * ui;
             }
+        }
+        if let Some(i) = g.iter().position(|v| !v.is_finite()) {
+            return Err(ZoError::Diverged {
+                what: "gradient estimate",
+                value: g[i],
+            });
         }
         Ok(evals)
     }

@@ -75,14 +75,14 @@ impl ZoGdOperator {
     pub fn apply(&self, s: &[f64], out: &mut [f64]) -> Result<()> {
         check_len("second-moment state", self.dim(), s.len())?;
         check_len("output", self.dim(), out.len())?;
-        let e2 = self.eta * self.eta;
-        let coupling: f64 = e2
-            * self
-                .lambda
-                .iter()
-                .zip(s)
-                .map(|(l, v)| l * l * v)
-                .sum::<f64>();
+        // (ηλ)², never η²·λ²: the products stay in range where η and λ alone are extreme.
+        let e = self.eta;
+        let coupling: f64 = self
+            .lambda
+            .iter()
+            .zip(s)
+            .map(|(l, v)| (e * l) * (e * l) * v)
+            .sum();
         for ((o, &v), &l) in out.iter_mut().zip(s).zip(&self.lambda) {
             let el = self.eta * l;
             *o = ((1.0 - el).powi(2) + el * el) * v + coupling;
@@ -93,10 +93,10 @@ impl ZoGdOperator {
     /// The dense `d × d` matrix (for checks against a general eigen-solver).
     pub fn to_dense(&self) -> DMatrix<f64> {
         let d = self.dim();
-        let e2 = self.eta * self.eta;
+        let e = self.eta;
         let diag = self.diagonal();
         DMatrix::from_fn(d, d, |i, j| {
-            e2 * self.lambda[j] * self.lambda[j] + if i == j { diag[i] } else { 0.0 }
+            (e * self.lambda[j]).powi(2) + if i == j { diag[i] } else { 0.0 }
         })
     }
 
@@ -105,7 +105,7 @@ impl ZoGdOperator {
     /// `η² Σ_j λ_j² / (ρ − D_j) = 1` (decreasing and convex in `ρ`; safeguarded Newton), or
     /// `1` (a zero eigenvalue's `D_j`) when that is larger.
     pub fn spectral_radius(&self) -> f64 {
-        let e2 = self.eta * self.eta;
+        let e = self.eta;
         let diag = self.diagonal();
         let mut dmax = f64::NEG_INFINITY;
         let mut zero_dir = false;
@@ -115,25 +115,26 @@ impl ZoGdOperator {
                 zero_dir = true;
             } else {
                 dmax = dmax.max(dj);
-                sum_sq += l * l;
+                sum_sq += (e * l) * (e * l);
             }
         }
         if dmax == f64::NEG_INFINITY {
             return 1.0;
         }
-        // h(ρ) = η² Σ λ_j² / (ρ − D_j) − 1, decreasing on (dmax, ∞); h(dmax + η² Σλ²) ≤ 0.
+        // h(ρ) = Σ (ηλ_j)² / (ρ − D_j) − 1, decreasing on (dmax, ∞); h(dmax + Σ(ηλ)²) ≤ 0.
         let h = |rho: f64| -> (f64, f64) {
             let (mut v, mut dv) = (0.0, 0.0);
             for (&l, &dj) in self.lambda.iter().zip(&diag) {
                 if l != 0.0 {
                     let g = rho - dj;
-                    v += l * l / g;
-                    dv -= l * l / (g * g);
+                    let el2 = (e * l) * (e * l);
+                    v += el2 / g;
+                    dv -= el2 / (g * g);
                 }
             }
-            (e2 * v - 1.0, e2 * dv)
+            (v - 1.0, dv)
         };
-        let (mut lo, mut hi) = (dmax, dmax + e2 * sum_sq);
+        let (mut lo, mut hi) = (dmax, dmax + sum_sq);
         let mut x = hi;
         for _ in 0..crate::threshold::MAX_ITERATIONS {
             let (v, dv) = h(x);
@@ -158,7 +159,8 @@ impl ZoGdOperator {
             }
             x = if next > lo && next < hi { next } else { mid };
         }
-        let rho = if lo == hi { lo } else { x.clamp(lo, hi) };
+        // max/min, not clamp: rounding can leave lo a hair above hi, where clamp panics.
+        let rho = if lo == hi { lo } else { x.max(lo).min(hi) };
         if zero_dir {
             rho.max(1.0)
         } else {
@@ -229,20 +231,19 @@ impl ZoGdmOperator {
         let (e, b) = (self.eta, self.beta);
         let (a, rest) = state.split_at(d);
         let (bb, c) = rest.split_at(d);
-        let coupling: f64 = e
-            * e
-            * self
-                .lambda
-                .iter()
-                .zip(a)
-                .map(|(l, v)| l * l * v)
-                .sum::<f64>();
+        let coupling: f64 = self
+            .lambda
+            .iter()
+            .zip(a)
+            .map(|(l, v)| (e * l) * (e * l) * v)
+            .sum();
         let (oa, orest) = out.split_at_mut(d);
         let (ob, oc) = orest.split_at_mut(d);
         for i in 0..d {
             let l = self.lambda[i];
             let p = 1.0 + b - e * l;
-            oa[i] = (p * p + e * e * l * l) * a[i] - 2.0 * b * p * bb[i] + b * b * c[i] + coupling;
+            oa[i] =
+                (p * p + (e * l) * (e * l)) * a[i] - 2.0 * b * p * bb[i] + b * b * c[i] + coupling;
             ob[i] = p * a[i] - b * bb[i];
             oc[i] = a[i];
         }
@@ -258,9 +259,9 @@ impl ZoGdmOperator {
             let l = self.lambda[i];
             let p = 1.0 + b - e * l;
             for j in 0..d {
-                m[(i, j)] = e * e * self.lambda[j] * self.lambda[j];
+                m[(i, j)] = (e * self.lambda[j]).powi(2);
             }
-            m[(i, i)] += p * p + e * e * l * l;
+            m[(i, i)] += p * p + (e * l) * (e * l);
             m[(i, d + i)] = -2.0 * b * p;
             m[(i, 2 * d + i)] = b * b;
             m[(d + i, i)] = p;

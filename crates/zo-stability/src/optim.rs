@@ -254,6 +254,19 @@ impl Optimizer {
             }
         }
         self.steps += 1;
+        // The Adam moments can overflow (g² of a finite g) while x stays finite.
+        if let Some(i) = self.m.iter().chain(&self.v).position(|v| !v.is_finite()) {
+            return Err(ZoError::Diverged {
+                what: "optimiser state (momentum or second moment)",
+                value: self
+                    .m
+                    .iter()
+                    .chain(&self.v)
+                    .nth(i)
+                    .copied()
+                    .unwrap_or(f64::NAN),
+            });
+        }
         match x.iter().position(|v| !v.is_finite()) {
             Some(i) => Err(ZoError::Diverged {
                 what: "iterate",

@@ -192,6 +192,12 @@ fn solve(s: &Spectrum, a: f64, c: f64, first_order: f64) -> Result<Threshold> {
         }
     }
     let eta = if lo == hi { lo } else { hi.min(x.max(lo)) };
+    if !(eta.is_finite() && first_order.is_finite() && pole.is_finite()) {
+        return Err(ZoError::Diverged {
+            what: "threshold (beyond the f64 range for so small a curvature)",
+            value: first_order,
+        });
+    }
     Ok(Threshold {
         eta,
         lower,
