@@ -7,12 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// The bench targets of `papercraft-benches`, by the name the CLI takes.
-pub const BENCHES: [(&str, &str); 5] = [
+pub const BENCHES: [(&str, &str); 7] = [
     ("hmm-linear-filter", "hmm_linear_filter"),
     ("core-ml", "core_ml"),
     ("committed-q", "committed_q"),
     ("conformal", "conformal"),
     ("penex", "penex"),
+    ("disturbance-bounds", "disturbance_bounds"),
+    ("zo-stability", "zo_stability"),
 ];
 
 /// Runs `cargo bench` for the named bench (or all when the first argument is not a bench

@@ -25,6 +25,13 @@ pub enum Difference {
     Forward,
 }
 
+/// Reusable buffers of [`Estimator::estimate_with`] (a direction and a probe point).
+#[derive(Debug, Clone, Default)]
+pub struct Scratch {
+    u: Vec<f64>,
+    probe: Vec<f64>,
+}
+
 /// `ĝ = (1/q) Σ_{k=1..q} δ_k u_k` with `δ_k` the difference quotient of `f` along `u_k`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Estimator {
@@ -107,6 +114,21 @@ impl Estimator {
         rng: &mut Rng,
         g: &mut [f64],
     ) -> Result<u64> {
+        self.estimate_with(f, x, fx, rng, g, &mut Scratch::default())
+    }
+
+    /// [`Self::estimate`] with caller-owned buffers for the direction and the probe point, so
+    /// that repeated estimates in high dimension allocate nothing ([`Optimizer`](crate::Optimizer)
+    /// keeps one).
+    pub fn estimate_with(
+        &self,
+        f: &mut dyn FnMut(&[f64]) -> f64,
+        x: &[f64],
+        fx: Option<f64>,
+        rng: &mut Rng,
+        g: &mut [f64],
+        scratch: &mut Scratch,
+    ) -> Result<u64> {
         self.validate()?;
         if g.len() != x.len() {
             return Err(ZoError::Dimension {
@@ -116,8 +138,9 @@ impl Estimator {
             });
         }
         check_finite("point", x)?;
-        let mut u = vec![0.0; x.len()];
-        let mut probe = vec![0.0; x.len()];
+        scratch.u.resize(x.len(), 0.0);
+        scratch.probe.resize(x.len(), 0.0);
+        let (u, probe) = (&mut scratch.u, &mut scratch.probe);
         let mut evals = 0u64;
         let f0 = match (self.difference, fx) {
             (Difference::Forward, Some(v)) => finite("f(x)", v)?,
@@ -130,12 +153,12 @@ impl Estimator {
         g.iter_mut().for_each(|v| *v = 0.0);
         let q = self.queries as f64;
         for _ in 0..self.queries {
-            self.draw(rng, &mut u);
+            self.draw(rng, u);
             let mut at = |sign: f64| {
-                for ((p, &xi), &ui) in probe.iter_mut().zip(x).zip(&u) {
+                for ((p, &xi), &ui) in probe.iter_mut().zip(x).zip(u.iter()) {
                     *p = xi + sign * self.mu * ui;
                 }
-                f(&probe)
+                f(probe)
             };
             let delta = match self.difference {
                 Difference::Central => {
@@ -156,7 +179,7 @@ impl Estimator {
                 "difference quotient (μ too small for f's rounding)",
                 delta / q,
             )?;
-            for (gi, &ui) in g.iter_mut().zip(&u) {
+            for (gi, &ui) in g.iter_mut().zip(u.iter()) {
                 *gi += w * ui;
             }
         }

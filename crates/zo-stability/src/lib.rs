@@ -70,7 +70,7 @@ pub mod tracker;
 pub mod experiments;
 
 pub use error::{Result, ZoError};
-pub use estimator::{Difference, Directions, Estimator};
+pub use estimator::{Difference, Directions, Estimator, Scratch};
 pub use operator::{ZoGdOperator, ZoGdmOperator};
 pub use optim::{Method, Optimizer};
 pub use spectrum::{Curvature, Spectrum};

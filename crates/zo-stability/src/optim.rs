@@ -2,7 +2,7 @@
 //! rule fed either by the two-point estimator or by a gradient, counting what each costs.
 
 use crate::error::{check_finite, check_param, Result, ZoError};
-use crate::estimator::Estimator;
+use crate::estimator::{Estimator, Scratch};
 use core_linalg::Rng;
 
 /// The update rule.
@@ -87,6 +87,7 @@ pub struct Optimizer {
     m: Vec<f64>,
     v: Vec<f64>,
     g: Vec<f64>,
+    scratch: Scratch,
     steps: u64,
     evaluations: u64,
     gradient_evaluations: u64,
@@ -108,6 +109,7 @@ impl Optimizer {
             m: vec![0.0; dim],
             v: vec![0.0; dim],
             g: vec![0.0; dim],
+            scratch: Scratch::default(),
             steps: 0,
             evaluations: 0,
             gradient_evaluations: 0,
@@ -183,7 +185,7 @@ impl Optimizer {
     ) -> Result<()> {
         self.check_dim(x.len())?;
         let mut g = std::mem::take(&mut self.g);
-        let r = est.estimate(f, x, fx, rng, &mut g);
+        let r = est.estimate_with(f, x, fx, rng, &mut g, &mut self.scratch);
         self.g = g;
         self.evaluations += r?;
         self.apply(x)
