@@ -97,22 +97,16 @@ fn one_step(
     Ok(out)
 }
 
-fn mean_sd(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len() as f64;
-    let m = xs.iter().sum::<f64>() / n;
-    let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
-    (m, v.sqrt())
+fn mean_sd(xs: &[f64]) -> Result<(f64, f64), BoxError> {
+    Ok(core_linalg::mean_and_sd(xs)?)
 }
 
-fn median(xs: &[f64]) -> f64 {
-    let mut v = xs.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
+fn median(xs: &[f64]) -> Result<f64, BoxError> {
+    Ok(core_linalg::quantile(
+        xs,
+        0.5,
+        core_linalg::QuantileRule::Midpoint,
+    )?)
 }
 
 /// Experiment 2: Monte Carlo of ZO-GD on quadratics.
@@ -199,7 +193,7 @@ pub fn monte_carlo(ctx: &RunContext) -> Result<Outcome, BoxError> {
             let op = ZoGdOperator::new(&cfg.spectrum, factor * th.eta)?;
             let exact_path = op.mean_square(&x0_eig(cfg.spectrum.dim()), steps)?;
             let exact = exact_path[steps];
-            let (m, sd) = mean_sd(&finals);
+            let (m, sd) = mean_sd(&finals)?;
             let se_log = sd / (m * (finals.len() as f64).sqrt());
             let z = (m.ln() - exact.ln()) / se_log;
             let mut sorted = finals.clone();
@@ -212,7 +206,7 @@ pub fn monte_carlo(ctx: &RunContext) -> Result<Outcome, BoxError> {
                 heavy.push(format!(
                     "{} at {factor}η*: z = {z:.1}, top-1% share {top:.2}, median {:.3}",
                     cfg.name,
-                    median(&finals)
+                    median(&finals)?
                 ));
             }
             t.push(vec![
@@ -221,7 +215,7 @@ pub fn monte_carlo(ctx: &RunContext) -> Result<Outcome, BoxError> {
                 exact.into(),
                 format!("{m:.4e} ± {:.2e}", sd / (finals.len() as f64).sqrt()).into(),
                 z.into(),
-                median(&finals).into(),
+                median(&finals)?.into(),
                 top.into(),
             ]);
             if c < 2 {
@@ -324,7 +318,7 @@ pub fn monte_carlo(ctx: &RunContext) -> Result<Outcome, BoxError> {
     );
     let mut worst_z = 0.0f64;
     for (k, exact) in [gaussian_exact, sphere_exact].into_iter().enumerate() {
-        let (m, sd) = mean_sd(&one[k]);
+        let (m, sd) = mean_sd(&one[k])?;
         let se = sd / (one[k].len() as f64).sqrt();
         let z = (m - exact) / se;
         worst_z = worst_z.max(z.abs());
