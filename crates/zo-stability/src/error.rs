@@ -69,6 +69,9 @@ pub enum ZoError {
         /// The value reached.
         value: f64,
     },
+    /// A candle model or core-ml failed (feature `candle`), in words.
+    #[error("model: {0}")]
+    Model(String),
     /// A numerical routine underneath failed.
     #[error(transparent)]
     Linalg(#[from] core_linalg::LinalgError),

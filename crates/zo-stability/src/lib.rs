@@ -14,6 +14,8 @@
 //!   `3d` recursion for ZO-GDM — with spectral radii and exact mean-square trajectories.
 //! - [`tracker`]: `λ_max`, `tr H` and `tr H₊` from Hessian-vector products (stochastic Lanczos
 //!   quadrature), the notes' interval for each method, and a tracker that records them.
+//! - [`candle`] (feature `candle`): a candle model's loss as an objective over its flat
+//!   parameters, and [`EosObserver`](candle::EosObserver), an observer of core-ml's trainer.
 //!
 //! # What was reconstructed
 //!
@@ -58,6 +60,8 @@
 //! # Ok::<(), zo_stability::ZoError>(())
 //! ```
 
+#[cfg(feature = "candle")]
+pub mod candle;
 mod error;
 pub mod estimator;
 pub mod operator;

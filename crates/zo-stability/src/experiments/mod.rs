@@ -49,7 +49,7 @@ pub fn paper() -> Paper {
                 rounding: Rounding::EXACT,
             },
             Experiment {
-                name: "monte_carlo",
+                name: "monte-carlo",
                 description: "ZO-GD chains on quadratics: mean-square growth at 0.9η* and 1.1η* vs the exact operator; heavy tails",
                 run: monte_carlo,
                 rounding: Rounding::EXACT,
