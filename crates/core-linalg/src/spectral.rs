@@ -75,20 +75,8 @@ where
     let mut lambda = 0.0;
     for it in 1..=params.max_iter {
         let y = op(&x);
-        if y.len() != dim {
-            return Err(LinalgError::Shape {
-                what: "operator output",
-                expected: format!("{dim}"),
-                got: format!("{}", y.len()),
-            });
-        }
-        if let Some(index) = y.iter().position(|v| !v.is_finite()) {
-            return Err(LinalgError::NonFinite {
-                what: "operator output",
-                index,
-                value: y[index],
-            });
-        }
+        check_output(dim, &y)?;
+        crate::check_finite("operator output", y.as_slice())?;
         let new_lambda = x.dot(&y);
         // Scaled, so that an operator like x ↦ 1e200·x does not overflow the sum of squares
         // (which used to turn the iterate into 0 and report eigenvalue 0, converged).
@@ -166,15 +154,9 @@ where
     }
     let mut vals = Vec::with_capacity(samples);
     for _ in 0..samples {
-        let z = DVector::from_fn(dim, |_, _| if rng.random::<bool>() { 1.0 } else { -1.0 });
+        let z = rademacher(rng, dim);
         let az = op(&z);
-        if az.len() != dim {
-            return Err(LinalgError::Shape {
-                what: "operator output",
-                expected: format!("{dim}"),
-                got: format!("{}", az.len()),
-            });
-        }
+        check_output(dim, &az)?;
         vals.push(z.dot(&az));
     }
     let n = samples as f64;
@@ -196,6 +178,132 @@ where
         std_err,
         samples,
     })
+}
+
+/// Gauss quadrature of a symmetric operator's spectral density from stochastic Lanczos
+/// quadrature ([`stochastic_lanczos_quadrature`]): `tr f(A) ≈ Σ_k w_k f(θ_k)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpectralQuadrature {
+    /// The Ritz values `θ_k` of every probe.
+    pub nodes: Vec<f64>,
+    /// Their weights (non-negative, summing to the dimension).
+    pub weights: Vec<f64>,
+    /// Probes used.
+    pub probes: usize,
+    /// The largest Ritz value (a lower bound on `λ_max`, tight after a few dozen steps).
+    pub lambda_max: f64,
+}
+
+impl SpectralQuadrature {
+    /// `tr f(A) ≈ Σ_k w_k f(θ_k)`; e.g. `|x| x.max(0.0)` for the trace of the positive part.
+    pub fn trace_of(&self, f: impl Fn(f64) -> f64) -> f64 {
+        self.nodes
+            .iter()
+            .zip(&self.weights)
+            .map(|(&t, &w)| w * f(t))
+            .sum()
+    }
+}
+
+/// Stochastic Lanczos quadrature (Ubaru, Chen and Saad, 2017) for a symmetric operator
+/// `x ↦ op(x)` on `R^dim`: for each of `probes` Rademacher vectors `z`, `steps` Lanczos steps
+/// (full re-orthogonalisation, stopping early on an invariant subspace) give a tridiagonal
+/// `T = Σ θ_k y_k y_kᵀ`, and `zᵀ f(A) z ≈ ‖z‖² Σ_k y_k[0]² f(θ_k)`.
+///
+/// With `f(x) = x` this is exactly Hutchinson's estimate on the same probes; with
+/// `f(x) = max(x, 0)` it estimates the trace of the positive part, which Hutchinson cannot.
+pub fn stochastic_lanczos_quadrature<F>(
+    mut op: F,
+    dim: usize,
+    steps: usize,
+    probes: usize,
+    rng: &mut Rng,
+) -> Result<SpectralQuadrature, LinalgError>
+where
+    F: FnMut(&DVector<f64>) -> DVector<f64>,
+{
+    if dim == 0 {
+        return Err(LinalgError::Empty {
+            what: "operator dimension",
+        });
+    }
+    if steps == 0 || probes == 0 {
+        return Err(LinalgError::Empty {
+            what: "Lanczos steps or probes",
+        });
+    }
+    let m = steps.min(dim);
+    let (mut nodes, mut weights) = (Vec::new(), Vec::new());
+    let mut lambda_max = f64::NEG_INFINITY;
+    let scale = dim as f64 / probes as f64;
+    for _ in 0..probes {
+        let z = rademacher(rng, dim);
+        let mut q: Vec<DVector<f64>> = vec![&z / z.norm()];
+        let (mut alpha, mut beta) = (Vec::with_capacity(m), Vec::with_capacity(m));
+        for j in 0..m {
+            let mut w = op(&q[j]);
+            check_output(dim, &w)?;
+            crate::check_finite("operator output", w.as_slice())?;
+            let a = q[j].dot(&w);
+            alpha.push(a);
+            let scale_w = scaled_norm(&w);
+            // Full re-orthogonalisation, twice (Kahan's "twice is enough").
+            for _ in 0..2 {
+                for qi in &q {
+                    let c = qi.dot(&w);
+                    w.axpy(-c, qi, 1.0);
+                }
+            }
+            let b = w.norm();
+            if j + 1 == m || b <= 1e-10 * scale_w {
+                break;
+            }
+            beta.push(b);
+            q.push(w / b);
+        }
+        let k = alpha.len();
+        let t = nalgebra::DMatrix::from_fn(k, k, |i, j| {
+            if i == j {
+                alpha[i]
+            } else if i + 1 == j {
+                beta[i]
+            } else if j + 1 == i {
+                beta[j]
+            } else {
+                0.0
+            }
+        });
+        let eig = t.symmetric_eigen();
+        for (idx, &theta) in eig.eigenvalues.iter().enumerate() {
+            nodes.push(theta);
+            weights.push(scale * eig.eigenvectors[(0, idx)].powi(2));
+            lambda_max = lambda_max.max(theta);
+        }
+    }
+    Ok(SpectralQuadrature {
+        nodes,
+        weights,
+        probes,
+        lambda_max,
+    })
+}
+
+/// A vector of `dim` independent ±1 entries (Rademacher probes).
+fn rademacher(rng: &mut Rng, dim: usize) -> DVector<f64> {
+    DVector::from_fn(dim, |_, _| if rng.random::<bool>() { 1.0 } else { -1.0 })
+}
+
+/// Fails unless an operator's output has the operator's dimension.
+fn check_output(dim: usize, y: &DVector<f64>) -> Result<(), LinalgError> {
+    if y.len() == dim {
+        Ok(())
+    } else {
+        Err(LinalgError::Shape {
+            what: "operator output",
+            expected: format!("{dim}"),
+            got: format!("{}", y.len()),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -291,124 +399,24 @@ mod tests {
         );
         assert!(hutchinson_trace(|x| &a * x, 20, 0, &mut rng).is_err());
     }
-}
 
-/// Gauss quadrature of a symmetric operator's spectral density from stochastic Lanczos
-/// quadrature ([`stochastic_lanczos_quadrature`]): `tr f(A) ≈ Σ_k w_k f(θ_k)`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SpectralQuadrature {
-    /// The Ritz values `θ_k` of every probe.
-    pub nodes: Vec<f64>,
-    /// Their weights (non-negative, summing to the dimension).
-    pub weights: Vec<f64>,
-    /// Probes used.
-    pub probes: usize,
-    /// The largest Ritz value (a lower bound on `λ_max`, tight after a few dozen steps).
-    pub lambda_max: f64,
-}
-
-impl SpectralQuadrature {
-    /// `tr f(A) ≈ Σ_k w_k f(θ_k)`; e.g. `|x| x.max(0.0)` for the trace of the positive part.
-    pub fn trace_of(&self, f: impl Fn(f64) -> f64) -> f64 {
-        self.nodes
-            .iter()
-            .zip(&self.weights)
-            .map(|(&t, &w)| w * f(t))
-            .sum()
+    #[test]
+    fn lanczos_quadrature_rejects_bad_operators_and_is_exact_on_a_diagonal() {
+        let mut rng = crate::seeded_rng(4);
+        let diag = DVector::from_vec(vec![2.0, -1.0, 0.5, 3.0]);
+        let q =
+            stochastic_lanczos_quadrature(|v| v.component_mul(&diag), 4, 4, 2, &mut rng).unwrap();
+        // Rademacher probes weigh every coordinate of a diagonal matrix by 1: tr f(A) exactly.
+        assert!((q.trace_of(|t| t) - 4.5).abs() < 1e-12);
+        assert!((q.trace_of(|t| t.max(0.0)) - 5.5).abs() < 1e-12);
+        assert!((q.lambda_max - 3.0).abs() < 1e-12);
+        assert!((q.weights.iter().sum::<f64>() - 4.0).abs() < 1e-12);
+        let bad = |v: &DVector<f64>| DVector::from_element(v.len() + 1, 1.0);
+        assert!(stochastic_lanczos_quadrature(bad, 4, 4, 1, &mut rng).is_err());
+        let nan = |v: &DVector<f64>| v.map(|_| f64::NAN);
+        assert!(stochastic_lanczos_quadrature(nan, 4, 4, 1, &mut rng).is_err());
+        assert!(stochastic_lanczos_quadrature(|v| v.clone(), 0, 4, 1, &mut rng).is_err());
+        assert!(stochastic_lanczos_quadrature(|v| v.clone(), 4, 0, 1, &mut rng).is_err());
+        assert!(stochastic_lanczos_quadrature(|v| v.clone(), 4, 4, 0, &mut rng).is_err());
     }
-}
-
-/// Stochastic Lanczos quadrature (Ubaru, Chen and Saad, 2017) for a symmetric operator
-/// `x ↦ op(x)` on `R^dim`: for each of `probes` Rademacher vectors `z`, `steps` Lanczos steps
-/// (full re-orthogonalisation, stopping early on an invariant subspace) give a tridiagonal
-/// `T = Σ θ_k y_k y_kᵀ`, and `zᵀ f(A) z ≈ ‖z‖² Σ_k y_k[0]² f(θ_k)`.
-///
-/// With `f(x) = x` this is exactly Hutchinson's estimate on the same probes; with
-/// `f(x) = max(x, 0)` it estimates the trace of the positive part, which Hutchinson cannot.
-pub fn stochastic_lanczos_quadrature<F>(
-    mut op: F,
-    dim: usize,
-    steps: usize,
-    probes: usize,
-    rng: &mut Rng,
-) -> Result<SpectralQuadrature, LinalgError>
-where
-    F: FnMut(&DVector<f64>) -> DVector<f64>,
-{
-    if dim == 0 {
-        return Err(LinalgError::Empty {
-            what: "operator dimension",
-        });
-    }
-    if steps == 0 || probes == 0 {
-        return Err(LinalgError::Empty {
-            what: "Lanczos steps or probes",
-        });
-    }
-    let m = steps.min(dim);
-    let (mut nodes, mut weights) = (Vec::new(), Vec::new());
-    let mut lambda_max = f64::NEG_INFINITY;
-    let scale = dim as f64 / probes as f64;
-    for _ in 0..probes {
-        let z = DVector::from_fn(dim, |_, _| if rng.random::<bool>() { 1.0 } else { -1.0 });
-        let mut q: Vec<DVector<f64>> = vec![&z / z.norm()];
-        let (mut alpha, mut beta) = (Vec::with_capacity(m), Vec::with_capacity(m));
-        for j in 0..m {
-            let mut w = op(&q[j]);
-            if w.len() != dim {
-                return Err(LinalgError::Shape {
-                    what: "operator output",
-                    expected: format!("{dim}"),
-                    got: format!("{}", w.len()),
-                });
-            }
-            if let Some(index) = w.iter().position(|v| !v.is_finite()) {
-                return Err(LinalgError::NonFinite {
-                    what: "operator output",
-                    index,
-                    value: w[index],
-                });
-            }
-            let a = q[j].dot(&w);
-            alpha.push(a);
-            let scale_w = scaled_norm(&w);
-            // Full re-orthogonalisation, twice (Kahan's "twice is enough").
-            for _ in 0..2 {
-                for qi in &q {
-                    let c = qi.dot(&w);
-                    w.axpy(-c, qi, 1.0);
-                }
-            }
-            let b = w.norm();
-            if j + 1 == m || b <= 1e-10 * scale_w {
-                break;
-            }
-            beta.push(b);
-            q.push(w / b);
-        }
-        let k = alpha.len();
-        let t = nalgebra::DMatrix::from_fn(k, k, |i, j| {
-            if i == j {
-                alpha[i]
-            } else if i + 1 == j {
-                beta[i]
-            } else if j + 1 == i {
-                beta[j]
-            } else {
-                0.0
-            }
-        });
-        let eig = t.symmetric_eigen();
-        for (idx, &theta) in eig.eigenvalues.iter().enumerate() {
-            nodes.push(theta);
-            weights.push(scale * eig.eigenvectors[(0, idx)].powi(2));
-            lambda_max = lambda_max.max(theta);
-        }
-    }
-    Ok(SpectralQuadrature {
-        nodes,
-        weights,
-        probes,
-        lambda_max,
-    })
 }

@@ -153,9 +153,10 @@ impl Optimizer {
         &self.g
     }
 
-    /// The diagonal of the preconditioner `P` the next step would use (Adam: from the current
-    /// moments; frozen Adam: `p`; `None` for GD and GDM). The edge-of-stability interval of
-    /// ZO-Adam is built from the curvature of `P⁻¹H`.
+    /// The diagonal of the preconditioner `P` the last step used (Adam: from the current
+    /// moments with the last step's bias corrections, `(1−β₁^t)(√(v/(1−β₂^t)) + ε)`, before any
+    /// step `(1−β₁)ε`; frozen Adam: `p`; `None` for GD and GDM). The edge-of-stability interval
+    /// of ZO-Adam is built from the curvature of `P⁻¹H`.
     pub fn preconditioner(&self) -> Option<Vec<f64>> {
         match &self.method {
             Method::Adam { beta1, beta2, eps } => {

@@ -168,16 +168,33 @@ impl Spectrum {
 }
 
 /// Neumaier's compensated sum: the error does not grow with the number of terms.
-pub(crate) fn neumaier_sum(xs: impl Iterator<Item = f64>) -> f64 {
-    let (mut s, mut c) = (0.0f64, 0.0f64);
-    for x in xs {
-        let t = s + x;
-        if s.abs() >= x.abs() {
-            c += (s - t) + x;
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Compensated {
+    sum: f64,
+    carry: f64,
+}
+
+impl Compensated {
+    /// Adds `x`.
+    pub(crate) fn add(&mut self, x: f64) {
+        let t = self.sum + x;
+        if self.sum.abs() >= x.abs() {
+            self.carry += (self.sum - t) + x;
         } else {
-            c += (x - t) + s;
+            self.carry += (x - t) + self.sum;
         }
-        s = t;
+        self.sum = t;
     }
-    s + c
+
+    /// The sum so far.
+    pub(crate) fn value(&self) -> f64 {
+        self.sum + self.carry
+    }
+}
+
+/// The compensated sum of `xs` ([`Compensated`]).
+pub(crate) fn neumaier_sum(xs: impl Iterator<Item = f64>) -> f64 {
+    let mut c = Compensated::default();
+    xs.for_each(|x| c.add(x));
+    c.value()
 }

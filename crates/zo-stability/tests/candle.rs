@@ -132,3 +132,32 @@ fn zeroth_order_training_reduces_the_loss() {
     assert!(end < 0.8 * start, "{start} → {end}");
     assert_eq!(opt.evaluations(), 4000);
 }
+
+#[test]
+fn bad_input_gets_typed_errors() {
+    let empty = VarMap::new();
+    assert!(CandleObjective::new(&empty, || Tensor::new(0.0f64, &Device::Cpu)).is_err());
+    let (vm, mlp, x, y) = model();
+    let mut obj = CandleObjective::new(&vm, || mse(&mlp.forward(&x)?, &y)).unwrap();
+    let theta = obj.parameters().unwrap();
+    let mut short = vec![0.0; theta.len() - 1];
+    assert!(obj.gradient(&theta, &mut short).is_err());
+    assert!(obj.value(&theta[1..]).is_err());
+    let mut nan = theta.clone();
+    nan[0] = f64::NAN;
+    assert!(obj.value(&nan).is_err());
+    assert!(obj.hvp(&theta, &vec![1.0; theta.len() + 1]).is_err());
+    // A failed evaluation inside a ZO step is a typed error, not a silent NaN step.
+    let mut opt = Optimizer::new(Method::Gd, 1e300, theta.len()).unwrap();
+    let mut t = theta.clone();
+    t[0] = 1e300;
+    let mut f = obj.as_fn();
+    let r = opt.zo_step(
+        &Estimator::default(),
+        &mut f,
+        &mut t,
+        None,
+        &mut core_linalg::stream_rng(3, 0),
+    );
+    assert!(r.is_err());
+}
