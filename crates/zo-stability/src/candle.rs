@@ -4,7 +4,7 @@
 
 use crate::error::{Result, ZoError};
 use crate::optim::Method;
-use crate::tracker::{CurvatureConfig, EosRecord, EosTracker};
+use crate::tracker::{preconditioned_hvp, CurvatureConfig, EosRecord, EosTracker};
 use core_linalg::Rng;
 use core_ml::candle_core::Tensor;
 use core_ml::candle_nn::VarMap;
@@ -121,12 +121,18 @@ impl<'a> CandleObjective<'a> {
 /// An observer of core-ml's [`Trainer`] that records the edge-of-stability interval of
 /// `method` at the trainer's learning rate every `every` steps, from finite-difference
 /// Hessian-vector products of the loss (the model must be f64).
+///
+/// ZO-Adam's interval is built from the curvature of `P⁻¹H`: for [`Method::Adam`] set the
+/// preconditioner of the step being observed with [`Self::set_preconditioner`] (from
+/// [`Optimizer::preconditioner`](crate::Optimizer::preconditioner)); frozen ZO-Adam uses its
+/// own `p`.
 pub struct EosObserver<'a> {
     /// The tracker and its records.
     pub tracker: EosTracker,
     method: Method,
     objective: CandleObjective<'a>,
     rng: Rng,
+    preconditioner: Option<Vec<f64>>,
 }
 
 impl std::fmt::Debug for EosObserver<'_> {
@@ -152,7 +158,16 @@ impl<'a> EosObserver<'a> {
             method,
             objective,
             rng,
+            preconditioner: None,
         })
+    }
+
+    /// Sets the diagonal of the preconditioner `P` whose `P⁻¹H` the next records are built
+    /// from (ZO-Adam). Errors unless it is positive and finite with one entry per parameter.
+    pub fn set_preconditioner(&mut self, p: &[f64]) -> Result<()> {
+        crate::spectrum::check_preconditioner(p, self.objective.dim())?;
+        self.preconditioner = Some(p.to_vec());
+        Ok(())
     }
 
     /// The records so far.
@@ -162,6 +177,18 @@ impl<'a> EosObserver<'a> {
 
     /// Records at `step` with step size `eta` (what [`Observer::observe`] calls).
     pub fn record(&mut self, step: u64, eta: f64) -> Result<Option<EosRecord>> {
+        let p = match (&self.method, &self.preconditioner) {
+            (_, Some(p)) => Some(p.clone()),
+            (Method::FrozenAdam { p, .. }, None) => Some(p.clone()),
+            (Method::Adam { .. }, None) => {
+                return Err(ZoError::Parameter {
+                    name: "preconditioner",
+                    value: f64::NAN,
+                    reason: "ZO-Adam's interval is built from P⁻¹H: call set_preconditioner first",
+                })
+            }
+            _ => None,
+        };
         let theta = self.objective.parameters()?;
         let dim = theta.len();
         let mut err = None;
@@ -173,9 +200,16 @@ impl<'a> EosObserver<'a> {
                 DVector::from_element(v.len(), f64::NAN)
             }
         };
-        let r = self
-            .tracker
-            .observe(step, &self.method, eta, hvp, dim, &mut self.rng);
+        let r = match p {
+            None => self
+                .tracker
+                .observe(step, &self.method, eta, hvp, dim, &mut self.rng),
+            Some(p) => {
+                let hvp = preconditioned_hvp(hvp, &p)?;
+                self.tracker
+                    .observe(step, &self.method, eta, hvp, dim, &mut self.rng)
+            }
+        };
         // Leave the model where the trainer had it.
         self.objective.restore(&theta)?;
         match err {

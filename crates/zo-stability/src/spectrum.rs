@@ -143,21 +143,7 @@ impl Spectrum {
     /// (both diagonal in the same basis, Theorem 3's assumption): `λ̃_i = λ_i / p_i`, with
     /// `p_i > 0` in the order of the eigenvalues.
     pub fn preconditioned(&self, p: &[f64]) -> Result<Self> {
-        if p.len() != self.dim() {
-            return Err(ZoError::Dimension {
-                what: "preconditioner diagonal",
-                expected: self.dim(),
-                got: p.len(),
-            });
-        }
-        check_finite("preconditioner diagonal", p)?;
-        if let Some(i) = p.iter().position(|&v| v <= 0.0) {
-            return Err(ZoError::Parameter {
-                name: "p_i",
-                value: p[i],
-                reason: "a preconditioner's diagonal must be positive",
-            });
-        }
+        check_preconditioner(p, self.dim())?;
         let eigs: Vec<f64> = self.eigenvalues.iter().zip(p).map(|(l, q)| l / q).collect();
         check_finite("preconditioned spectrum", &eigs)?;
         Ok(Self {
@@ -165,6 +151,26 @@ impl Spectrum {
             negative_mass: self.negative_mass,
         })
     }
+}
+
+/// Fails unless `p` is a positive, finite diagonal of length `dim`.
+pub(crate) fn check_preconditioner(p: &[f64], dim: usize) -> Result<()> {
+    if p.len() != dim {
+        return Err(ZoError::Dimension {
+            what: "preconditioner diagonal",
+            expected: dim,
+            got: p.len(),
+        });
+    }
+    check_finite("preconditioner diagonal", p)?;
+    if let Some(i) = p.iter().position(|&v| v <= 0.0) {
+        return Err(ZoError::Parameter {
+            name: "p_i",
+            value: p[i],
+            reason: "a preconditioner's diagonal must be positive",
+        });
+    }
+    Ok(())
 }
 
 /// Neumaier's compensated sum: the error does not grow with the number of terms.

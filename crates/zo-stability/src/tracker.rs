@@ -68,6 +68,44 @@ pub fn estimate_curvature(
     })
 }
 
+/// The symmetric product `v ↦ P^{-1/2} H P^{-1/2} v` (the spectrum of `P⁻¹H`, which ZO-Adam's
+/// interval is built from) from `v ↦ Hv` and the diagonal `p` of `P`. Fails unless `p` is
+/// positive and finite with one entry per coordinate.
+///
+/// ```
+/// use nalgebra::DVector;
+/// use zo_stability::tracker::preconditioned_hvp;
+///
+/// // H = diag(4, 9), P = diag(4, 1): P⁻¹H = diag(1, 9).
+/// let h = DVector::from_vec(vec![4.0, 9.0]);
+/// let mut pv = preconditioned_hvp(|v: &DVector<f64>| v.component_mul(&h), &[4.0, 1.0])?;
+/// assert_eq!(pv(&DVector::from_vec(vec![1.0, 1.0])).as_slice(), &[1.0, 9.0]);
+/// # Ok::<(), zo_stability::ZoError>(())
+/// ```
+pub fn preconditioned_hvp(
+    mut hvp: impl FnMut(&DVector<f64>) -> DVector<f64>,
+    p: &[f64],
+) -> Result<impl FnMut(&DVector<f64>) -> DVector<f64>> {
+    crate::spectrum::check_preconditioner(p, p.len())?;
+    if p.is_empty() {
+        return Err(ZoError::Empty {
+            what: "preconditioner diagonal",
+        });
+    }
+    let s = DVector::from_iterator(p.len(), p.iter().map(|v| 1.0 / v.sqrt()));
+    Ok(move |v: &DVector<f64>| {
+        if v.len() != s.len() {
+            // A caller error the tracker never makes: keep the shapes honest without a panic.
+            return DVector::from_element(v.len(), f64::NAN);
+        }
+        let hv = hvp(&v.component_mul(&s));
+        if hv.len() != s.len() {
+            return DVector::from_element(v.len(), f64::NAN);
+        }
+        hv.component_mul(&s)
+    })
+}
+
 /// The notes' edge-of-stability interval: the method's threshold quantity against the range
 /// that the tractable bounds give it. `threshold ∈ [lower, upper]` ⟺ `η` lies between the
 /// bounds on `η*`.

@@ -161,3 +161,40 @@ fn bad_input_gets_typed_errors() {
     );
     assert!(r.is_err());
 }
+
+#[test]
+fn the_observer_builds_zo_adams_interval_from_the_preconditioned_hessian() {
+    let (vm, mlp, x, y) = model();
+    let obj = CandleObjective::new(&vm, || mse(&mlp.forward(&x)?, &y)).unwrap();
+    let d = obj.dim();
+    let cfg = CurvatureConfig {
+        lanczos_steps: d,
+        probes: 1,
+    };
+    let make = |m: Method| {
+        let obj = CandleObjective::new(&vm, || mse(&mlp.forward(&x)?, &y)).unwrap();
+        EosObserver::new(obj, m, 1, cfg, core_linalg::stream_rng(4, 0)).unwrap()
+    };
+    // Without a preconditioner ZO-Adam's interval cannot be built: a typed error.
+    let mut adam = make(Method::adam());
+    assert!(adam.record(0, 0.01).is_err());
+    assert!(adam.set_preconditioner(&vec![1.0; d - 1]).is_err());
+    assert!(adam.set_preconditioner(&vec![0.0; d]).is_err());
+    assert!(adam.set_preconditioner(&vec![f64::NAN; d]).is_err());
+    // P = 4I: P⁻¹H = H/4, so λ_max is a quarter of GD's (full Lanczos: exact up to the
+    // finite differences, which are the same products scaled).
+    adam.set_preconditioner(&vec![4.0; d]).unwrap();
+    let pre = adam.record(0, 0.01).unwrap().unwrap();
+    let mut gd = make(Method::Gd);
+    let plain = gd.record(0, 0.01).unwrap().unwrap();
+    let (a, b) = (pre.curvature.lambda_max, plain.curvature.lambda_max / 4.0);
+    assert!((a - b).abs() < 1e-6 * b.abs().max(1e-3), "{a} vs {b}");
+    // Frozen ZO-Adam carries its own p.
+    let mut frozen = make(Method::FrozenAdam {
+        beta1: 0.9,
+        p: vec![4.0; d],
+    });
+    let f = frozen.record(0, 0.01).unwrap().unwrap();
+    assert!((f.curvature.lambda_max - b).abs() < 1e-6 * b.abs().max(1e-3));
+    drop(obj);
+}

@@ -6,7 +6,8 @@
 //! The independent answers: a threshold lies inside its bounds and below its pole, and the
 //! ZO-GD operator's Perron root (a different secular equation, in ρ) is 1 there; a
 //! spectrum from a matrix has one eigenvalue per row; an estimate on a quadratic is
-//! `u uᵀ H x` up to rounding; the interval's ends are ordered.
+//! `u uᵀ H x` up to rounding; the interval's ends are ordered; the preconditioned product of a
+//! diagonal `H` is `h_i / p_i`.
 //!
 //! Documented non-finite values: none (every routine returns an error instead).
 
@@ -295,6 +296,37 @@ fn every_entry_point_survives_generated_bad_input() {
         // Products of huge eigenvalues overflow inside Lanczos: reported as an error, so any
         // returned curvature is finite.
         ok(finite, vals)
+    });
+
+    suite.run("tracker::preconditioned_hvp", |g| {
+        let d = g.len();
+        let p = g.vec_of(d);
+        let diag = g.vec_of(d);
+        let out_len = g.len_near(d);
+        let finite = all_finite(&p) && all_finite(&diag);
+        let v = DVector::from_fn(g.len_near(d), |_, _| 1.0);
+        let mut pv = res!(tracker::preconditioned_hvp(
+            |v: &DVector<f64>| {
+                DVector::from_fn(out_len, |i, _| {
+                    diag.get(i).copied().unwrap_or(1.0) * v.get(i).copied().unwrap_or(0.0)
+                })
+            },
+            &p
+        ));
+        let out = pv(&v);
+        // Mismatched lengths come back as NaN (the tracker's output check turns that into an
+        // error); with matching lengths the answer is diag/p entrywise, up to rounding.
+        let matched = v.len() == d && out_len == d;
+        let right = !matched
+            || out.iter().zip(&diag).zip(&p).all(|((o, h), q)| {
+                let want = h / q;
+                !want.is_finite() || (o - want).abs() <= 1e-12 * want.abs().max(f64::MIN_POSITIVE)
+            });
+        checked(
+            finite && matched && out.iter().all(|o| o.is_finite()),
+            out.iter().copied().collect(),
+            right,
+        )
     });
 
     suite.finish();

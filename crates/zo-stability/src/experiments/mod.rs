@@ -7,13 +7,17 @@
 //!    against the exact operator, its heavy tails, in the eigenbasis and a rotated basis.
 //! 3. [`factorisation`]: trace selection on matrix factorisation: below η* ZO-GD stays at a
 //!    sharp minimum, above it re-converges only where the new minimum is stable.
+//! 4. [`networks`]: a tanh MLP on iris: first-order GD's edge of stability, ZO-GD at a
+//!    minimum below and above η*(H*), and zeroth-order training tracked against the interval.
 
 mod factorisation;
 mod monte_carlo;
+mod networks;
 mod theory;
 
 pub use factorisation::factorisation;
 pub use monte_carlo::monte_carlo;
+pub use networks::networks;
 pub use theory::theory;
 
 use repro::{Experiment, Paper, Rounding};
@@ -58,6 +62,12 @@ pub fn paper() -> Paper {
                 name: "factorisation",
                 description: "trace selection on matrix factorisation: ZO-GD above η* leaves a sharp minimum for a flatter one",
                 run: factorisation,
+                rounding: Rounding::EXACT,
+            },
+            Experiment {
+                name: "networks",
+                description: "tanh MLP on iris: FO-GD edge of stability; ZO-GD at a minimum at 0.8η* and 1.25η*; ZO training against the tracked interval",
+                run: networks,
                 rounding: Rounding::EXACT,
             },
         ],
