@@ -132,23 +132,22 @@ impl Network {
         out
     }
 
+    /// `tanh(b + W input)` for one row, `W` at offset `w` (`[HID, input.len()]` row-major).
+    fn layer_row(t: &[f64], b: usize, w: usize, input: &[f64]) -> [f64; HID] {
+        let mut h = [0.0; HID];
+        for (k, hk) in h.iter_mut().enumerate() {
+            let mut a = t[b + k];
+            for (m, x) in input.iter().enumerate() {
+                a += t[w + k * input.len() + m] * x;
+            }
+            *hk = a.tanh();
+        }
+        h
+    }
+
     fn forward_row(t: &[f64], x: &[f64; IN]) -> Activations {
-        let mut h1 = [0.0; HID];
-        for k in 0..HID {
-            let mut a = t[B0 + k];
-            for m in 0..IN {
-                a += t[W0 + k * IN + m] * x[m];
-            }
-            h1[k] = a.tanh();
-        }
-        let mut h2 = [0.0; HID];
-        for j in 0..HID {
-            let mut a = t[B1 + j];
-            for k in 0..HID {
-                a += t[W1 + j * HID + k] * h1[k];
-            }
-            h2[j] = a.tanh();
-        }
+        let h1 = Self::layer_row(t, B0, W0, x);
+        let h2 = Self::layer_row(t, B1, W1, &h1);
         let mut out = t[B2];
         for j in 0..HID {
             out += t[W2 + j] * h2[j];
