@@ -30,6 +30,7 @@ fn registry() -> Vec<Paper> {
         penex::experiments::paper(),
         disturbance_bounds::experiments::paper(),
         zo_stability::experiments::paper(),
+        ml_bricks::experiments::paper(),
     ]
 }
 
