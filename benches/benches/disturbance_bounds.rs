@@ -56,7 +56,9 @@ fn runner(c: &mut Criterion) {
             let mut seed = 0u64;
             b.iter(|| {
                 seed += 1;
-                let mut rng = core_linalg::seeded_rng(seed);
+                // GaussianNoise's generator.
+                let mut rng: rand::rngs::Xoshiro256PlusPlus =
+                    rand::SeedableRng::seed_from_u64(seed);
                 let mut x = vec![1.0f64; N];
                 let mut last = 0.0;
                 for _ in 0..STEPS {

@@ -248,5 +248,22 @@ fn every_entry_point_survives_generated_bad_input() {
         checked(true, v, p.is_empty() || i < p.len())
     });
 
+    suite.run("sum_of_squares / squared_distance", |g| {
+        let a = g.vec();
+        let nb = g.len_near(a.len());
+        let b = g.vec_of(nb);
+        let ss = sum_of_squares(&a);
+        let d = res!(squared_distance(&a, &b));
+        // Against a plain running sum: the same value up to n·ε of the total.
+        let plain: f64 = a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum();
+        let right = !plain.is_finite()
+            || (d - plain).abs() <= (a.len() as f64 + 1.0) * f64::EPSILON * plain;
+        // Squares of finite values beyond √f64::MAX overflow: documented, so only values whose
+        // squares stay finite count as finite input.
+        let finite =
+            all_finite(&a) && all_finite(&b) && a.iter().chain(&b).all(|v| v.abs() < 1e150);
+        checked(finite, vec![ss, d], right)
+    });
+
     suite.finish();
 }

@@ -140,10 +140,15 @@ impl Disturbance for Adversarial {
 
 /// Gaussian noise injection `d_k ~ N(0, σ² I)` (zero-mean, independent of the state:
 /// `E‖d‖² = n σ²`), from a seeded generator.
+///
+/// The generator is Xoshiro256++ (rand's, fixed by name, so the same seed gives the same
+/// draws in every rand release that ships it), not the workspace's ChaCha8: Monte-Carlo runs
+/// draw billions of normals, and one costs 2.1 ns against ChaCha8's 3.6 ns on the
+/// development machine (ziggurat sampling, one core).
 #[derive(Debug, Clone)]
 pub struct GaussianNoise {
     sigma: f64,
-    rng: Rng,
+    rng: rand::rngs::Xoshiro256PlusPlus,
 }
 
 impl GaussianNoise {
@@ -152,7 +157,7 @@ impl GaussianNoise {
         check_non_negative("sigma", sigma)?;
         Ok(Self {
             sigma,
-            rng: core_linalg::seeded_rng(seed),
+            rng: rand::SeedableRng::seed_from_u64(seed),
         })
     }
 }
@@ -329,7 +334,7 @@ impl<G: FnMut(&DVector<f64>, &mut DVector<f64>)> Disturbance for DelayedGradient
 /// (one pass), else [`scaled_norm`] (two passes and a division per entry).
 #[inline]
 fn norm(v: &DVector<f64>) -> f64 {
-    let s = v.norm_squared();
+    let s = core_linalg::sum_of_squares(v.as_slice());
     if s.is_finite() && s >= 1e-280 {
         s.sqrt()
     } else {
@@ -337,9 +342,14 @@ fn norm(v: &DVector<f64>) -> f64 {
     }
 }
 
-/// `‖x − y‖₂` through the scratch vector `diff`.
+/// `‖x − y‖₂` in one pass, through the scratch vector `diff` only where the plain sum of
+/// squares under- or overflows.
 #[inline]
 fn distance(x: &DVector<f64>, y: &DVector<f64>, diff: &mut DVector<f64>) -> f64 {
+    let s = core_linalg::squared_distance(x.as_slice(), y.as_slice()).unwrap_or(f64::NAN);
+    if s.is_finite() && s >= 1e-280 {
+        return s.sqrt();
+    }
     diff.copy_from(x);
     *diff -= y;
     norm(diff)
@@ -390,7 +400,7 @@ pub fn run<S: Step + ?Sized, D: Disturbance + ?Sized>(
     errors.push(distance(&x, x_star, &mut diff));
     for k in 0..steps {
         step.apply(&x, &mut fx);
-        d.fill(0.0);
+        d.as_mut_slice().fill(0.0);
         disturbance.disturb(k, &x, &fx, &mut d);
         if fx.len() != n || d.len() != n {
             return Err(BoundsError::Dimension {
@@ -399,8 +409,16 @@ pub fn run<S: Step + ?Sized, D: Disturbance + ?Sized>(
                 got: if fx.len() != n { fx.len() } else { d.len() },
             });
         }
-        x.copy_from(&fx);
-        x += &d;
+        // Slices, not nalgebra's strided iterators: this loop runs 10⁸ times in a
+        // Monte-Carlo study.
+        for ((xi, f), di) in x
+            .as_mut_slice()
+            .iter_mut()
+            .zip(fx.as_slice())
+            .zip(d.as_slice())
+        {
+            *xi = f + di;
+        }
         let e = distance(&x, x_star, &mut diff);
         if !e.is_finite() {
             return Err(BoundsError::NonFinite {

@@ -133,8 +133,8 @@ impl Objective for Quadratic {
             // The same products as the matrix route (the zeros add nothing), in O(n).
             Some(diag) => {
                 let (x, s, a) = (x.as_slice(), self.x_star.as_slice(), diag.as_slice());
-                for (i, o) in out.as_mut_slice().iter_mut().enumerate() {
-                    *o = a[i] * (x[i] - s[i]);
+                for (((o, x), s), a) in out.as_mut_slice().iter_mut().zip(x).zip(s).zip(a) {
+                    *o = a * (x - s);
                 }
             }
             None => out.copy_from(&(&self.a * (x - &self.x_star))),
@@ -453,8 +453,15 @@ impl<O: Objective> Step for GradientDescent<O> {
             self.grad = DVector::zeros(x.len());
         }
         self.objective.gradient(x, &mut self.grad);
-        // x − η∇F(x), in place (the same rounding as `x - grad * eta`).
-        out.copy_from(x);
-        out.axpy(-self.eta, &self.grad, 1.0);
+        // x − η∇F(x) in one pass (the same rounding as `x - grad * eta`).
+        let eta = self.eta;
+        for ((o, xi), g) in out
+            .as_mut_slice()
+            .iter_mut()
+            .zip(x.as_slice())
+            .zip(self.grad.as_slice())
+        {
+            *o = xi - eta * g;
+        }
     }
 }
