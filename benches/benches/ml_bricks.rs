@@ -1,6 +1,7 @@
 //! The fruit detector's decision-border map: 100 × 100 cells at k = 17 over 200 training
 //! fruit (target ≤ 2 ms), on every core and on one, against the same cells classified one by
-//! one with the full-sort `predict` (the per-point route the page would otherwise take).
+//! one with the full-sort `predict` (the per-point route the page would otherwise take); and
+//! the API round trip on loopback (one keep-alive connection, the server in this process).
 //!
 //! `cargo bench -p papercraft-benches --bench ml_bricks`
 
@@ -52,5 +53,47 @@ fn grid(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, grid);
+fn round_trip(c: &mut Criterion) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            tx.send(listener.local_addr().expect("addr")).expect("send");
+            ml_bricks::server::serve(listener).await.expect("serve");
+        });
+    });
+    let base = format!("http://{}", rx.recv().expect("server"));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent
+        .post(format!("{base}/api/session"))
+        .send("")
+        .expect("session");
+    let v: serde_json::Value =
+        serde_json::from_str(&r.body_mut().read_to_string().expect("body")).expect("json");
+    let id = v["id"].as_str().expect("id").to_string();
+    let url = format!("{base}/api/session/{id}/fruit");
+    let mut g = c.benchmark_group("ml-bricks/api");
+    let mut k = 0usize;
+    g.bench_function("round trip (change_k)", |b| {
+        b.iter(|| {
+            k = k % 17 + 1;
+            let body = format!(r#"{{"action":"change_k","payload":{{"k":{k}}}}}"#);
+            let mut r = agent
+                .post(&url)
+                .header("content-type", "application/json")
+                .send(body)
+                .expect("request");
+            black_box(r.body_mut().read_to_string().expect("body").len())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, grid, round_trip);
 criterion_main!(benches);

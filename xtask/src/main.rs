@@ -82,6 +82,13 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Start the ml-bricks web app (the three activities with a simulated LEGO hub) on
+    /// 127.0.0.1 and print its URL.
+    Bricks {
+        /// Port (0 picks a free one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
 }
 
 fn main() -> ExitCode {
@@ -117,7 +124,26 @@ fn run() -> Result<ExitCode> {
             reproduce(&papers, profile, out, seed, list, jobs)
         }
         Cmd::Bench { args } => bench::run(&args),
+        Cmd::Bricks { port } => bricks(port),
     }
+}
+
+/// `cargo xtask bricks`: the ml-bricks server until Ctrl-C.
+fn bricks(port: u16) -> Result<ExitCode> {
+    let rt = tokio::runtime::Runtime::new().context("tokio runtime")?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+        println!(
+            "Machine Learning with Bricks: open http://{}/ (Ctrl-C stops)",
+            listener.local_addr()?
+        );
+        ml_bricks::server::serve(listener)
+            .await
+            .context("the server stopped")
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn select(all: Vec<Paper>, names: &[String]) -> Result<Vec<Paper>> {

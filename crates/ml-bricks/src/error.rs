@@ -45,6 +45,10 @@ pub enum BricksError {
         /// How many it got.
         got: usize,
     },
+    /// A message the hub does not understand: an unknown action or activity, a missing or
+    /// mistyped payload field, or an action the activity's state does not allow.
+    #[error("{0}")]
+    Protocol(String),
     /// The data determine no answer (a least-squares line through points at one distance).
     #[error("{0}")]
     Degenerate(&'static str),

@@ -9,8 +9,12 @@
 //!   squared error, residuals) or by least squares, then used to aim a throw.
 //! - [`qlearn`]: the **crawler** — tabular Q-learning over four arm poses (`α = 1`,
 //!   `γ ∈ {0, 1}`, ε-greedy exploration that prefers untried moves).
-//! - [`sim`]: the simulated hub — fruit measurements, the pitcher's physics and the crawler's
+//! - [`sim`]: the simulated robot — fruit measurements, the pitcher's physics and the crawler's
 //!   rewards and wall distance, standing in for the real sensors and motors.
+//! - [`hub`]: the simulated hub behind the original tunnel protocol (`{action, payload}`
+//!   messages in, events out), the boundary a real hub could be plugged in at.
+//! - `server` (feature `server`, on by default): the web app — the page, a JSON API over one
+//!   hub per browser session, server-sent events; `cargo run -p ml-bricks --release`.
 //!
 //! The original platform (React, Web Bluetooth to the hub) runs these in the browser and on
 //! the hub; here they are a library with typed errors for every out-of-range input (`k = 0`,
@@ -47,6 +51,7 @@
 //! ```
 
 mod error;
+pub mod hub;
 pub mod knn;
 pub mod linreg;
 pub mod qlearn;
@@ -54,6 +59,8 @@ pub mod sim;
 
 #[cfg(feature = "experiments")]
 pub mod experiments;
+#[cfg(feature = "server")]
+pub mod server;
 
 pub use error::{BricksError, Result};
 

@@ -6,15 +6,18 @@
 //! The independent answers: a prediction's neighbours are the nearest points (no point left
 //! out is nearer than one taken); the map's cells are the predictions at their centres; least
 //! squares has an MSE no larger than the line through the means with slope 0; an aimed power
-//! lies in [20, 100]; a failed Q-update leaves the learner unchanged.
+//! lies in [20, 100]; a failed Q-update leaves the learner unchanged; a hub message that fails
+//! leaves the hub's whole state unchanged.
 //!
 //! Documented non-finite values: none (every routine returns an error instead).
 
 use bad_input::{all_finite, checked, ok, res, Gen, Suite};
+use ml_bricks::hub::{Activity, Hub, Message};
 use ml_bricks::knn::{decision_grid, distance, predict, Fruit, Grid, Sample};
 use ml_bricks::linreg::{least_squares, mse, Line, Throw};
 use ml_bricks::qlearn::QLearner;
 use ml_bricks::sim::{Crawler, Pitcher};
+use serde_json::{json, Value};
 
 /// A feature value: usually in range, else hostile.
 fn green(g: &mut Gen) -> f64 {
@@ -197,6 +200,91 @@ fn every_entry_point_survives_generated_bad_input() {
             out.push(r);
         }
         ok(finite_p, out)
+    });
+
+    suite.run("hub::Hub::handle / tick (generated messages)", |g| {
+        let mut hub = Hub::new(g.small());
+        let actions = [
+            "startup_functionality",
+            "change_class",
+            "change_mode",
+            "change_k",
+            "delete_datapoint",
+            "change_datapoint_label",
+            "place_fruit",
+            "press_right",
+            "press_left",
+            "border",
+            "code_start",
+            "change_power",
+            "pitch_ball",
+            "measure_distance",
+            "place_target",
+            "set_line",
+            "fit",
+            "continue",
+            "pause",
+            "reset",
+            "epsilon_update",
+            "think_future_update",
+            "wait_before_next_move_update",
+            "",
+            "fly",
+        ];
+        let fields = [
+            "class",
+            "mode",
+            "k",
+            "index",
+            "label",
+            "fruit",
+            "power",
+            "distance",
+            "m",
+            "b",
+            "exploration",
+            "foresight",
+            "wait",
+        ];
+        let mut right = true;
+        let mut values = Vec::new();
+        for _ in 0..12 {
+            let activity = g.pick(&[Activity::Fruit, Activity::Pitcher, Activity::Crawler]);
+            let mut payload = serde_json::Map::new();
+            for _ in 0..g.below(3) {
+                let v = match g.below(6) {
+                    0 => json!(g.f()),
+                    1 => json!(g.below(20)),
+                    2 => json!(g.pick(&[
+                        "apple",
+                        "banana",
+                        "pear",
+                        "training",
+                        "prediction",
+                        "high",
+                        "none",
+                        ""
+                    ])),
+                    3 => json!(g.coin(0.5)),
+                    4 => Value::Null,
+                    _ => json!([1, 2]),
+                };
+                payload.insert(g.pick(&fields).to_string(), v);
+            }
+            let msg = Message {
+                action: g.pick(&actions).to_string(),
+                payload: Value::Object(payload),
+            };
+            let before = hub.state();
+            match hub.handle(activity, &msg) {
+                Ok(events) => values.push(events.len() as f64),
+                Err(_) => right &= hub.state() == before,
+            }
+            if let Ok(events) = hub.tick() {
+                values.push(events.len() as f64);
+            }
+        }
+        checked(true, values, right)
     });
 
     suite.finish();

@@ -14,6 +14,9 @@ fn model() -> (VarMap, Mlp, Tensor, Tensor) {
     let vm = VarMap::new();
     let vb = VarBuilder::from_varmap(&vm, DType::F64, &dev);
     let mlp = Mlp::new(vb, &[3, 4, 1], Activation::Silu).unwrap();
+    // candle's own initialisation draws from an unseeded generator: seed it, or every run is
+    // a different model.
+    core_ml::models::init_seeded(&vm, 17).unwrap();
     let x = Tensor::from_vec(
         (0..48)
             .map(|i| ((i * 37 % 17) as f64 / 17.0) - 0.5)
