@@ -419,9 +419,11 @@ impl Hub {
                         out.push(event("add_point", json!({ "throw": t, "index": s.throws.len() - 1 })));
                     }
                     Mode::Prediction => {
+                        // The page then throws at the aimed power, clamp(⌊m·d + b⌋, 20, 100).
                         let power = s.line.aim(d)?;
                         s.target = Some(d);
                         s.landed = None;
+                        s.power = power;
                         out.push(event("infer_distance", json!({ "distance": d, "power": power })));
                     }
                 }

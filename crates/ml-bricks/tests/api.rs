@@ -202,6 +202,9 @@ fn the_page_and_the_activities_work_over_http() {
     assert_eq!(s, 200, "{v}");
     let power = v["events"][0]["payload"]["power"].as_f64().unwrap();
     assert!((20.0..=100.0).contains(&power));
+    // The aimed power is set for the next throw.
+    let (_, v) = act(&a, &base, &id, "pitcher", "pitch_ball", Value::Null);
+    assert_eq!(v["events"][0]["payload"]["power"].as_f64(), Some(power));
 
     // Crawler: settings, then the state comes back on reload.
     assert_eq!(
