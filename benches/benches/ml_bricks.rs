@@ -54,18 +54,10 @@ fn grid(c: &mut Criterion) {
 }
 
 fn round_trip(c: &mut Criterion) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            tx.send(listener.local_addr().expect("addr")).expect("send");
-            ml_bricks::server::serve(listener).await.expect("serve");
-        });
-    });
-    let base = format!("http://{}", rx.recv().expect("server"));
+    let base = format!(
+        "http://{}",
+        ml_bricks::server::spawn_on_loopback().expect("server")
+    );
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()

@@ -23,18 +23,10 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(4)
         .clamp(1, 64);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            tx.send(listener.local_addr().expect("addr")).expect("send");
-            ml_bricks::server::serve(listener).await.expect("serve");
-        });
-    });
-    let base = format!("http://{}", rx.recv().expect("server address"));
+    let base = format!(
+        "http://{}",
+        ml_bricks::server::spawn_on_loopback().expect("server")
+    );
     let end = Instant::now() + Duration::from_secs(secs);
     let workers: Vec<_> = (0..clients)
         .map(|w| {

@@ -299,3 +299,37 @@ pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
     });
     axum::serve(listener, router(app)).await
 }
+
+/// Starts the app on a free port of 127.0.0.1 in a background thread with its own runtime, and
+/// returns its address once it listens (for tests, benches and load tests). The server runs
+/// until the process ends.
+pub fn spawn_on_loopback() -> std::io::Result<std::net::SocketAddr> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("ml-bricks-server".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let bound = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .and_then(|l| l.local_addr().map(|a| (l, a)));
+                match bound {
+                    Ok((listener, addr)) => {
+                        let _ = tx.send(Ok(addr));
+                        let _ = serve(listener).await;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                }
+            });
+        })?;
+    rx.recv()
+        .map_err(|_| std::io::Error::other("the server thread ended before it listened"))?
+}

@@ -8,20 +8,7 @@ use std::time::Duration;
 
 /// The server on a free port, in a background runtime; its base URL.
 fn start() -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            tx.send(listener.local_addr().expect("addr")).expect("send");
-            ml_bricks::server::serve(listener).await.expect("serve");
-        });
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("server started");
+    let addr = ml_bricks::server::spawn_on_loopback().expect("server started");
     format!("http://{addr}")
 }
 
