@@ -333,3 +333,47 @@ pub fn spawn_on_loopback() -> std::io::Result<std::net::SocketAddr> {
     rx.recv()
         .map_err(|_| std::io::Error::other("the server thread ended before it listened"))?
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session idle past the time-to-live is dropped by the ticker; a fresh one stays.
+    #[test]
+    fn idle_sessions_expire() {
+        let app = AppState::new();
+        let now = Instant::now();
+        let Some(old) = now.checked_sub(SESSION_TTL + Duration::from_secs(1)) else {
+            return; // a clock too young to go back an hour: nothing to test
+        };
+        {
+            let mut s = app.sessions.lock().unwrap();
+            for (id, seen) in [("old", old), ("new", now)] {
+                let (tx, _) = broadcast::channel(4);
+                s.insert(
+                    id.into(),
+                    Session {
+                        hub: Hub::new(1),
+                        last_seen: seen,
+                        next_move: now,
+                        events: tx,
+                    },
+                );
+            }
+        }
+        app.tick();
+        let s = app.sessions.lock().unwrap();
+        assert!(!s.contains_key("old") && s.contains_key("new"));
+    }
+
+    /// Ids are distinct and 32 hex digits.
+    #[test]
+    fn ids_are_distinct() {
+        let app = AppState::new();
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| app.new_id().0).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(ids
+            .iter()
+            .all(|i| i.len() == 32 && i.chars().all(|c| c.is_ascii_hexdigit())));
+    }
+}
