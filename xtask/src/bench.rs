@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// The bench targets of `papercraft-benches`, by the name the CLI takes.
-pub const BENCHES: [(&str, &str); 8] = [
+pub const BENCHES: [(&str, &str); 9] = [
     ("hmm-linear-filter", "hmm_linear_filter"),
     ("core-ml", "core_ml"),
     ("committed-q", "committed_q"),
@@ -16,6 +16,7 @@ pub const BENCHES: [(&str, &str); 8] = [
     ("disturbance-bounds", "disturbance_bounds"),
     ("zo-stability", "zo_stability"),
     ("ml-bricks", "ml_bricks"),
+    ("landing-diffusion", "landing_diffusion"),
 ];
 
 /// Runs `cargo bench` for the named bench (or all when the first argument is not a bench

@@ -31,6 +31,7 @@ fn registry() -> Vec<Paper> {
         disturbance_bounds::experiments::paper(),
         zo_stability::experiments::paper(),
         ml_bricks::experiments::paper(),
+        landing_diffusion::experiments::paper(),
     ]
 }
 

@@ -72,7 +72,10 @@ pub use spectral::{
     hutchinson_trace, power_iteration, scaled_norm, stochastic_lanczos_quadrature,
     PowerIterationParams, PowerIterationResult, SpectralQuadrature, TraceEstimate,
 };
-pub use stats::{mean_and_sd, mean_interval, squared_distance, sum_of_squares, MeanInterval};
+pub use stats::{
+    jensen_shannon_distance, mean_and_sd, mean_interval, squared_distance, sum_of_squares,
+    MeanInterval,
+};
 pub use stochastic::{check_column_stochastic, check_probability_vector, check_row_stochastic};
 pub use threshold::{singular_value_threshold, soft_threshold, soft_threshold_in_place};
 

@@ -123,6 +123,51 @@ pub fn squared_distance(a: &[f64], b: &[f64]) -> Result<f64, LinalgError> {
     Ok(lane_sum(a.len(), |i| (a[i] - b[i]) * (a[i] - b[i])))
 }
 
+/// The Jensen–Shannon distance `√JSD(p ‖ q)` (natural logarithm, as scipy's
+/// `jensenshannon`) between two histograms of counts or weights over the same bins; each is
+/// normalised to sum to one first. It lies in `[0, √ln 2]`: 0 for proportional histograms,
+/// `√ln 2` for disjoint supports.
+///
+/// # Errors
+/// [`LinalgError::Shape`] for different lengths, [`LinalgError::Empty`] for no bins or a
+/// histogram of total zero, [`LinalgError::NonFinite`] / [`LinalgError::Negative`] for a bad
+/// entry.
+pub fn jensen_shannon_distance(p: &[f64], q: &[f64]) -> Result<f64, LinalgError> {
+    if p.len() != q.len() {
+        return Err(LinalgError::Shape {
+            what: "Jensen–Shannon distance",
+            expected: format!("two histograms of one length ({})", p.len()),
+            got: format!("{}", q.len()),
+        });
+    }
+    let mut totals = [0.0; 2];
+    for (k, h) in [p, q].into_iter().enumerate() {
+        crate::check_finite("histogram", h)?;
+        if let Some((i, &v)) = h.iter().enumerate().find(|(_, v)| **v < 0.0) {
+            return Err(LinalgError::Negative {
+                what: "histogram",
+                row: i,
+                col: 0,
+                value: v,
+            });
+        }
+        totals[k] = h.iter().sum();
+        if totals[k] <= 0.0 {
+            return Err(LinalgError::Empty {
+                what: "histogram (no bins, or total 0)",
+            });
+        }
+    }
+    let kl = |a: f64, m: f64| if a > 0.0 { a * (a / m).ln() } else { 0.0 };
+    let mut js = 0.0;
+    for (&a, &b) in p.iter().zip(q) {
+        let (a, b) = (a / totals[0], b / totals[1]);
+        let m = 0.5 * (a + b);
+        js += 0.5 * (kl(a, m) + kl(b, m));
+    }
+    Ok(js.max(0.0).sqrt())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,5 +224,26 @@ mod tests {
             );
         }
         assert!(squared_distance(&[1.0], &[1.0, 2.0]).is_err());
+    }
+
+    #[test]
+    fn jensen_shannon_closed_forms() {
+        // Identical up to scale: 0. Disjoint: √ln 2.
+        assert_eq!(
+            jensen_shannon_distance(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.0]).unwrap(),
+            0.0
+        );
+        let d = jensen_shannon_distance(&[1.0, 0.0], &[0.0, 5.0]).unwrap();
+        assert!((d - std::f64::consts::LN_2.sqrt()).abs() < 1e-15);
+        // p = (1, 0), q = (½, ½): m = (¾, ¼); JSD = ½ ln(4/3) + ½(½ ln(2/3) + ½ ln 2).
+        let want =
+            (0.5 * (4.0f64 / 3.0).ln() + 0.25 * (2.0f64 / 3.0).ln() + 0.25 * 2.0f64.ln()).sqrt();
+        let got = jensen_shannon_distance(&[1.0, 0.0], &[1.0, 1.0]).unwrap();
+        assert!((got - want).abs() < 1e-15, "{got} vs {want}");
+        assert!(jensen_shannon_distance(&[1.0], &[1.0, 2.0]).is_err());
+        assert!(jensen_shannon_distance(&[], &[]).is_err());
+        assert!(jensen_shannon_distance(&[0.0, 0.0], &[1.0, 2.0]).is_err());
+        assert!(jensen_shannon_distance(&[-1.0, 2.0], &[1.0, 2.0]).is_err());
+        assert!(jensen_shannon_distance(&[f64::NAN, 2.0], &[1.0, 2.0]).is_err());
     }
 }

@@ -1,0 +1,9 @@
+//! The quick outcome of every experiment as an insta snapshot, plus the harness's checks: the
+//! same bytes at 1 and 2 threads, and every stochastic table moved by another seed.
+
+/// candle allocates a fresh buffer per tensor operation; with the system allocator a third of
+/// the score training here was page faults.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+repro::snapshot_tests!(landing_diffusion::experiments::paper());
