@@ -2,9 +2,11 @@
 //! points on S² and on SO(10) (D = 100, 55 equalities), with explicit landing, implicit
 //! landing and the Newton-projection baseline; beside them the ceiling of a step that does no
 //! geometry at all — drawing the batch's normals and writing the new points (the part every
-//! variant shares). Before the benches it prints the function evaluations and path-store
-//! bytes of ULLA (N = 50) against OLLA (N = 100) as measured by counting model calls and the
-//! stored path, not assumed.
+//! variant shares), and the ceiling of the generic dense route: per point the Jacobian, the
+//! Gram matrix `JJᵀ` and its Cholesky factor, computed in parallel and nothing more. Before
+//! the benches it prints the function evaluations and path-store bytes of ULLA (N = 50)
+//! against OLLA (N = 100) as measured by counting model calls and the stored path, not
+//! assumed.
 //!
 //! `cargo bench -p papercraft-benches --bench landing_diffusion`
 
@@ -14,6 +16,7 @@ use landing_diffusion::{
     ScoreModel, SpecialOrthogonal, Sphere, ZeroScore,
 };
 use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -107,6 +110,27 @@ fn bench_set(c: &mut Criterion, label: &str, set: &dyn ConstraintSet) {
             black_box(out)
         })
     });
+    // The ceiling of the generic dense route: per point, the Jacobian, the Gram JJᵀ and its
+    // Cholesky factor — what any step through `ConstraintSet` must compute — and nothing else.
+    let (m, l) = (set.n_eq(), set.n_ineq());
+    g.bench_function(
+        BenchmarkId::new("floor-jacobian-gram-cholesky", BATCH),
+        |b| {
+            b.iter(|| {
+                let total: f64 = x0
+                    .par_chunks_exact(d)
+                    .map(|x| {
+                        let (mut jh, mut jg) = (vec![0.0; m * d], vec![0.0; l * d]);
+                        set.jacobian(x, &mut jh, &mut jg);
+                        let j = nalgebra::DMatrix::from_row_slice(m, d, &jh);
+                        let gram = &j * j.transpose();
+                        gram.cholesky().map_or(0.0, |c| c.l()[(0, 0)])
+                    })
+                    .sum();
+                black_box(total)
+            })
+        },
+    );
     for (name, correction) in [
         ("explicit", Correction::Explicit { alpha: 50.0 }),
         ("implicit", Correction::Implicit),
