@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// The bench targets of `papercraft-benches`, by the name the CLI takes.
-pub const BENCHES: [(&str, &str); 9] = [
+pub const BENCHES: [(&str, &str); 10] = [
     ("hmm-linear-filter", "hmm_linear_filter"),
     ("core-ml", "core_ml"),
     ("committed-q", "committed_q"),
@@ -17,6 +17,7 @@ pub const BENCHES: [(&str, &str); 9] = [
     ("zo-stability", "zo_stability"),
     ("ml-bricks", "ml_bricks"),
     ("landing-diffusion", "landing_diffusion"),
+    ("salaad", "salaad"),
 ];
 
 /// Runs `cargo bench` for the named bench (or all when the first argument is not a bench

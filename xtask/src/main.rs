@@ -32,6 +32,7 @@ fn registry() -> Vec<Paper> {
         zo_stability::experiments::paper(),
         ml_bricks::experiments::paper(),
         landing_diffusion::experiments::paper(),
+        salaad::experiments::paper(),
     ]
 }
 

@@ -1,0 +1,4 @@
+//! The quick outcome of every experiment as an insta snapshot, plus the harness's checks: the
+//! same bytes at 1 and 2 threads, and every stochastic table moved by another seed.
+
+repro::snapshot_tests!(salaad::experiments::paper());
