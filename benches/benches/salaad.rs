@@ -1,7 +1,9 @@
 //! salaad: one ADMM update of a 512 × 512 block (SVT, soft thresholding, controller,
 //! multiplier), with the full SVD and with one round of warm-started subspace iteration; the
 //! SVD routes alone (faer's, the crate's default, and nalgebra's, the measured alternative); and the ceiling of the same run: a 512³ f64 GEMM through the same
-//! library (nalgebra), so the report can state each cost in GEMMs.
+//! library (nalgebra), so the report can state each cost in GEMMs. Then the LM experiment's
+//! full-profile model: one training step with the penalty against one ADMM update of all its
+//! blocks (the update runs every 2 steps, so the overhead is half the update over a step).
 //!
 //! `cargo bench -p papercraft-benches --bench salaad`
 
@@ -12,6 +14,9 @@ use salaad::{
     BlockParams, ControllerParams, GainScale, SlrBlock, SubspaceIteration, Svd, SvdMethod,
 };
 use std::hint::black_box;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const N: usize = 512;
 /// ADMM updates before the timed ones.
@@ -108,5 +113,87 @@ fn admm(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, admm);
+/// The LM experiment's full-profile model (d = 128, 4 layers, context 128, batch 16): one
+/// AdamW training step with the penalty in the loss, against one ADMM update of all its
+/// blocks (every linear weight), which runs every 2 steps: the overhead per step is half the
+/// update over the step.
+fn lm_overhead(c: &mut Criterion) {
+    use candle_core::{DType, Device};
+    use candle_nn::{VarBuilder, VarMap};
+    use core_ml::models::{
+        dense_ffn, init_seeded, linear_weights, lm_cross_entropy, LmConfig, TransformerLm,
+    };
+    use core_ml::text::{rust_book, sample_windows, ByteCorpus};
+    use core_ml::train::{OptimizerKind, Schedule};
+    use core_ml::trainer::{Forward, Trainer, TrainerConfig};
+    let dev = Device::Cpu;
+    let cfg = LmConfig::BYTE_MEDIUM;
+    let vm = VarMap::new();
+    let lm = TransformerLm::new(
+        VarBuilder::from_varmap(&vm, DType::F32, &dev),
+        cfg,
+        &dense_ffn,
+    )
+    .expect("model");
+    init_seeded(&vm, 1).expect("init");
+    let block_cfg = BlockParams {
+        rho: 1e-3,
+        controller: ControllerParams {
+            gain_rank: 0.1,
+            gain_density: 0.1,
+            scale: GainScale::Spectrum,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+    .check()
+    .expect("valid block");
+    let slr = std::rc::Rc::new(std::cell::RefCell::new(
+        salaad::model::SlrModel::attach(linear_weights(&vm), &block_cfg).expect("blocks"),
+    ));
+    let mut trainer = Trainer::new(
+        &vm,
+        TrainerConfig {
+            lr: 3e-3,
+            optimizer: OptimizerKind::AdamW { weight_decay: 0.0 },
+            schedule: Schedule::Constant,
+            total_steps: 1_000_000,
+            grad_clip: Some(1.0),
+            ..Default::default()
+        },
+    )
+    .expect("trainer");
+    let corpus = ByteCorpus::new(rust_book().expect("corpus"), 0.1).expect("split");
+    let mut rng = core_linalg::seeded_rng(2);
+    let mut step = |trainer: &mut Trainer| {
+        trainer
+            .step(|_| {
+                let (x, y) = sample_windows(corpus.train(), 16, cfg.context, &mut rng, &dev)?;
+                let loss = lm_cross_entropy(&lm.forward(&x)?, &y)?;
+                let pen = slr
+                    .borrow()
+                    .penalty()
+                    .map_err(|e| core_ml::MlError::Data(e.to_string()))?;
+                Ok(Forward::new(loss).with_aux("penalty", pen))
+            })
+            .expect("step")
+            .loss
+    };
+    // Settle the thresholds a little first, as in training.
+    for _ in 0..20 {
+        step(&mut trainer);
+        slr.borrow_mut().update().expect("update");
+    }
+    let mut g = c.benchmark_group("salaad/lm-step/d128-l4-ctx128-b16");
+    g.sample_size(10);
+    g.bench_function("training-step-with-penalty", |b| {
+        b.iter(|| black_box(step(&mut trainer)))
+    });
+    g.bench_function("admm-update-all-blocks", |b| {
+        b.iter(|| black_box(slr.borrow_mut().update().expect("update").len()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, admm, lm_overhead);
 criterion_main!(benches);

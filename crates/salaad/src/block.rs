@@ -8,6 +8,10 @@ use crate::prox::{effective_rank, soft_threshold, svt_from, Thresholded};
 use crate::svd::{SubspaceIteration, Svd};
 use nalgebra::DMatrix;
 
+/// Relative size below which a singular value or an entry of `S` is rounding residue and is
+/// dropped (the effective thresholds are `max(τ_L, 10⁻¹²·σ₁)` and `max(τ_S, 10⁻¹²·max|X|)`).
+pub const RESIDUE: f64 = 1e-12;
+
 /// How the singular value thresholding gets its SVD.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SvdMethod {
@@ -349,7 +353,8 @@ impl SlrBlock {
                         )
                     }
                 });
-        let Thresholded { l, factors } = svt_from(svd, self.tau_l)?;
+        let floor = RESIDUE * svd.sigma.first().copied().unwrap_or(0.0);
+        let Thresholded { l, factors } = svt_from(svd, self.tau_l.max(floor))?;
         if let Some((_, k)) = &mut self.tracker {
             // Track a little more than what survives; grow when everything survived.
             let kept = factors.len();
@@ -383,9 +388,11 @@ impl SlrBlock {
         };
         self.tau_l = (self.tau_l
             + scale_l * (c.gain_rank * (rank_ratio - self.cfg.rank_ratio) + c.damping_rank * rise))
-            .max(0.0);
-        // 3. S ← soft(X − L + Y/ρ, τ_S).
-        let tau_s = self.tau_s;
+            .clamp(0.0, f64::MAX);
+        // 3. S ← soft(X − L + Y/ρ, τ_S). Entries within RESIDUE of the weight's scale are
+        // the rounding residue of X − L (at τ = 0, L = X up to rounding), not structure:
+        // they are zeroed, so the density never counts rounding noise.
+        let tau_s = self.tau_s.max(RESIDUE * x.amax());
         let mut nnz = 0usize;
         self.s = DMatrix::from_fn(m, n, |r, cc| {
             let v = soft_threshold(x[(r, cc)] - self.l[(r, cc)] + yr[(r, cc)], tau_s);
@@ -401,7 +408,7 @@ impl SlrBlock {
         };
         self.tau_s = (self.tau_s
             + scale_s * (c.gain_density * (density - self.cfg.density) + c.damping_density * rise))
-            .max(0.0);
+            .clamp(0.0, f64::MAX);
         // 6. Y ← Y + ρ(X − L − S)  (5., a ρ schedule, is fixed here as in the shipped configs).
         let r = x - &self.l - &self.s;
         self.y += &r * rho;

@@ -60,6 +60,9 @@ pub enum SalaadError {
         /// The residual reached.
         residual: f64,
     },
+    /// An error from the model (candle).
+    #[error("model: {0}")]
+    Model(String),
 }
 
 /// Result alias of the crate.

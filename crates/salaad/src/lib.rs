@@ -13,7 +13,9 @@
 //! rank and non-zeros by one ratio, [`Decomposition::deploy_dense`] or
 //! [`Decomposition::deploy_factored`] builds the weights and [`factored_bytes`] accounts
 //! their memory (bf16 values, int32 indices). The post-hoc baselines are [`rpca_ialm`]
-//! (robust PCA by inexact ALM) and [`svd_prune`].
+//! (robust PCA by inexact ALM) and [`svd_prune`]. With the `candle` feature (default),
+//! [`model::SlrModel`] attaches blocks to a candle model's weights, gives the penalty for the
+//! loss and runs the update from a core-ml trainer hook (`examples/train_deploy.rs`).
 //!
 //! # Choices the paper leaves open (the full text was not available; see the crate README)
 //! - Thresholds are clamped at 0; the controller's gains are absolute (the paper) or relative
@@ -62,6 +64,8 @@ mod baselines;
 mod block;
 mod budget;
 mod error;
+#[cfg(feature = "candle")]
+pub mod model;
 pub mod prox;
 pub mod svd;
 
@@ -71,6 +75,7 @@ pub mod experiments;
 pub use baselines::{rpca_ialm, svd_prune, Rpca, RpcaParams};
 pub use block::{
     BlockConfig, BlockParams, ControllerParams, GainScale, SlrBlock, SvdMethod, UpdateStats,
+    RESIDUE,
 };
 pub use budget::{
     allocate, dense_bytes, factored_bytes, Allocation, BlockCapacity, Decomposition,

@@ -297,5 +297,54 @@ fn every_entry_point_survives_generated_bad_input() {
         checked(finite(&m) && m.amax() < 1e100, vals, right)
     });
 
+    suite.run(
+        "model: var_matrix / matrix_tensor / SlrModel::attach / update / penalty / capacities / deploy_into / restore",
+        |g| {
+            use candle_core::{Device, Tensor, Var};
+            let n = if g.coin(0.9) { 1 + g.below(3) } else { 0 };
+            let mut vars = Vec::new();
+            let mut all_finite_in = true;
+            for i in 0..n {
+                let m = matrix(g);
+                all_finite_in &= finite(&m) && m.amax() < 1e15;
+                if m.is_empty() {
+                    return bad_input::Out::Error;
+                }
+                let t = Tensor::from_vec(
+                    m.transpose().iter().map(|v| *v as f32).collect::<Vec<f32>>(),
+                    (m.nrows(), m.ncols()),
+                    &Device::Cpu,
+                )
+                .expect("tensor");
+                vars.push((format!("w{i}"), Var::from_tensor(&t).expect("var")));
+            }
+            let cfg = res!(block_params(g).check());
+            let mut model = res!(salaad::model::SlrModel::attach(vars.clone(), &cfg));
+            let pen = res!(model.penalty());
+            let mut vals = vec![f64::from(pen.to_scalar::<f32>().expect("scalar"))];
+            let stats = res!(model.update());
+            for st in &stats {
+                vals.extend([st.rank_ratio, st.density, st.residual]);
+            }
+            let caps = model.capacities(0.999);
+            let decs = model.decompositions();
+            let target = if g.coin(0.8) { 1e9 } else { g.f() };
+            let alloc = res!(allocate(&caps, 0, target, 0.5));
+            let mut decs2 = decs.clone();
+            if g.coin(0.2) {
+                decs2.pop();
+            }
+            let saved = res!(salaad::model::deploy_into(&vars, &decs2, &alloc));
+            for (_, v) in &vars {
+                let m = res!(salaad::model::var_matrix(v));
+                vals.extend(m.iter());
+            }
+            res!(salaad::model::restore(&vars, &saved));
+            // f32 weights and an f32 penalty ρ/2·‖X − A‖²: weights whose squares overflow f32
+            // (|x| ≥ 1e15 here) or ρ ≥ 1e6 are not promised finite output.
+            ok(all_finite_in && cfg.params().rho < 1e6, vals)
+        },
+    );
+
     suite.finish();
 }

@@ -4,9 +4,13 @@
 //!    loss, with robust PCA as an independent route.
 //! 2. [`controller`]: the adaptive controller tracking changed targets on two blocks of
 //!    different intrinsic rank.
+//! 3. [`language_model`]: a tiny byte-level LM, vanilla against SALAAD training, deployed at
+//!    eight budgets from one checkpoint against post-hoc robust PCA and SVD + pruning.
 
+mod lm;
 mod synthetic;
 
+pub use lm::language_model;
 pub use synthetic::{controller, recovery};
 
 use repro::{Experiment, Paper, Rounding};
@@ -37,6 +41,12 @@ pub fn paper() -> Paper {
                 description: "targets changed mid-run on two blocks of different intrinsic rank: settling, overshoot, heterogeneous thresholds",
                 run: controller,
                 rounding: SVD_KERNELS,
+            },
+            Experiment {
+                name: "language-model",
+                description: "byte-level LM: vanilla vs SALAAD training, L + S at eight budgets from one checkpoint, against post-hoc robust PCA and SVD + pruning",
+                run: language_model,
+                rounding: Rounding::TRAINED,
             },
         ],
     }
